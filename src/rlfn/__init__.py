@@ -1,0 +1,16 @@
+"""rlfn: the Residual Local Feature Network for fast single-image super-resolution."""
+from .descriptor import SRModel
+from .errors import CheckpointMismatchError, RLFNError, UnknownModelError
+from .imresize import imresize
+from .loader import load_file, load_model
+from .metrics import psnr, psnr_rgb, psnr_y, ssim, ssim_y
+from .model import RLFN
+from .registry import VARIANTS, create_model, list_models
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RLFN", "SRModel", "create_model", "list_models", "load_model", "load_file", "imresize",
+    "psnr", "ssim", "psnr_y", "ssim_y", "psnr_rgb", "VARIANTS",
+    "RLFNError", "UnknownModelError", "CheckpointMismatchError",
+]

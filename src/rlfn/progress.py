@@ -1,0 +1,33 @@
+"""Progress reporting: a tqdm bar on a terminal, plain log lines otherwise, nothing when quiet."""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+def progress(items: Iterable[T], total: int | None = None, desc: str = "", quiet: bool = False,
+             unit: str = "it", every_s: float = 10.0) -> Iterator[T]:
+    """Iterate ``items`` with progress on stderr: a bar if stderr is a terminal, else a line every ``every_s``."""
+    if quiet:
+        yield from items
+        return
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)  # type: ignore[arg-type]
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        yield from tqdm(items, total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True)
+        return
+    start = last = time.monotonic()
+    n = 0
+    for item in items:
+        yield item
+        n += 1
+        now = time.monotonic()
+        if now - last >= every_s or (total is not None and n == total):
+            of = f"/{total}" if total is not None else ""
+            print(f"{desc}: {n}{of} {unit} ({now - start:.1f} s)", file=sys.stderr, flush=True)
+            last = now
