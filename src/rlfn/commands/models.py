@@ -18,5 +18,6 @@ def run(args: argparse.Namespace) -> int:
     print("weights (use --pretrained ours|official):")
     for w in available_weights():
         where = "shipped in the package" if w.tag == "ours" else "downloaded on first use"
-        print(f"  {w.variant}_x{w.scale:<4} {w.tag:<9} input [0, {w.pixel_range:g}]  {where}")
+        name = f"{w.variant}_x{w.scale}"
+        print(f"  {name:<15} {w.tag:<9} input [0, {w.pixel_range:g}]  {where}")
     return 0
