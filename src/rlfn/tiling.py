@@ -1,0 +1,116 @@
+"""Tiled inference with bounded memory and blended seams.
+
+The image is cut into a grid of *cores* that partition it. Each tile runs the model on its core grown by
+``pad`` pixels of context on every side (clipped at the image border), so the network sees enough of the
+neighbourhood that its output over the core is practically the whole-image output. Neighbouring tiles
+overlap by ``blend`` pixels on each side of a core boundary; there their outputs are mixed with linear
+ramps whose weights sum to one, which hides what small difference remains.
+
+The output is assembled one row of tiles at a time in a float32 *band* as wide as the output and about
+one tile high; finished rows go to ``sink`` (which typically quantises them into a uint8 array). No
+full-size float buffer exists at any point.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+Forward = Callable[[torch.Tensor], torch.Tensor]  # 1×C×h×w in [0, 1] → 1×C×(h·s)×(w·s)
+Sink = Callable[[int, torch.Tensor], None]  # (first output row, C×rows×W_out float32 band in [0, 1])
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """How one image is cut: core boundaries along each axis, context and blend widths (input pixels)."""
+
+    rows: tuple[int, ...]  # core boundaries along y: 0 = b0 < b1 < ... < bn = H
+    cols: tuple[int, ...]
+    pad: int
+    blend: int
+
+    @property
+    def count(self) -> int:
+        return (len(self.rows) - 1) * (len(self.cols) - 1)
+
+
+def split(n: int, tile: int) -> tuple[int, ...]:
+    """Boundaries of ceil(n / tile) near-equal cores covering [0, n) (equal sizes avoid a sliver at the end)."""
+    k = max(1, math.ceil(n / tile))
+    return tuple(round(i * n / k) for i in range(k + 1))
+
+
+def plan_tiles(height: int, width: int, tile: int | None, pad: int = 24, blend: int = 8) -> TilePlan:
+    """A plan with cores of at most ``tile`` pixels; ``tile=None`` (or one larger than the image) means one tile."""
+    if tile is None or tile <= 0:
+        tile = max(height, width)
+    if blend > pad:
+        raise ValueError(f"blend ({blend}) must not exceed pad ({pad}): the blend zone needs tile output")
+    # Ramps of two neighbouring boundaries must not overlap inside one core.
+    tile = max(tile, 4 * blend, 1)
+    return TilePlan(split(height, tile), split(width, tile), pad, blend)
+
+
+def _ramp(n: int, start: int, lo: int | None, hi: int | None, width: int, device: torch.device) -> torch.Tensor:
+    """Weights for output positions start..start+n: rising across ``lo``, falling across ``hi``.
+
+    Each ramp is linear over [edge - width/2, edge + width/2) sampled at pixel centres, so the rising ramp
+    of one tile and the falling ramp of its neighbour sum to exactly one.
+    """
+    t = torch.arange(start, start + n, device=device, dtype=torch.float32) + 0.5
+    w = torch.ones(n, device=device)
+    if lo is not None and width > 0:
+        w = w * ((t - (lo - width / 2)) / width).clamp(0, 1)
+    if hi is not None and width > 0:
+        w = w * (1 - ((t - (hi - width / 2)) / width).clamp(0, 1))
+    return w
+
+
+def run_tiled(forward: Forward, image: torch.Tensor, scale: int, plan: TilePlan, sink: Sink,
+              on_tile: Callable[[], None] | None = None) -> None:
+    """Upscale ``image`` (C×H×W float in [0, 1]) tile by tile, handing finished output rows to ``sink``.
+
+    ``forward`` is called once per tile with a 1×C×h×w tensor and must return 1×C×(h·s)×(w·s).
+    """
+    c, h, w = image.shape
+    s = scale
+    wo = w * s
+    pad, blend = plan.pad, plan.blend
+    bw = 2 * blend * s  # ramp width in output pixels
+    band: torch.Tensor | None = None
+    band_start = 0  # output row of band[:, 0]
+    nrows = len(plan.rows) - 1
+    for ri in range(nrows):
+        r0, r1 = plan.rows[ri], plan.rows[ri + 1]
+        first_row, last_row = ri == 0, ri == nrows - 1
+        # Output rows this row of tiles writes: its core plus the blend zones shared with its neighbours.
+        o0 = r0 * s if first_row else (r0 - blend) * s
+        o1 = r1 * s if last_row else (r1 + blend) * s
+        new = torch.zeros(c, o1 - band_start, wo, dtype=torch.float32)
+        if band is not None:
+            new[:, : band.shape[1]] = band
+        band = new
+        wy = _ramp(o1 - o0, o0, None if first_row else r0 * s, None if last_row else r1 * s, bw, band.device)
+        ncols = len(plan.cols) - 1
+        for ci in range(ncols):
+            c0, c1 = plan.cols[ci], plan.cols[ci + 1]
+            first_col, last_col = ci == 0, ci == ncols - 1
+            # Input window: core plus context, clipped to the image.
+            y0, y1 = max(0, r0 - pad), min(h, r1 + pad)
+            x0, x1 = max(0, c0 - pad), min(w, c1 + pad)
+            out = forward(image[None, :, y0:y1, x0:x1])[0].float().cpu()
+            p0 = c0 * s if first_col else (c0 - blend) * s
+            p1 = c1 * s if last_col else (c1 + blend) * s
+            wx = _ramp(p1 - p0, p0, None if first_col else c0 * s, None if last_col else c1 * s, bw, band.device)
+            piece = out[:, o0 - y0 * s : o1 - y0 * s, p0 - x0 * s : p1 - x0 * s]
+            band[:, o0 - band_start : o1 - band_start, p0:p1] += piece * wy[:, None] * wx[None, :]
+            del out, piece
+            if on_tile is not None:
+                on_tile()
+        # Rows above the next tile row's blend zone are final.
+        done = o1 if last_row else (r1 - blend) * s
+        sink(band_start, band[:, : done - band_start])
+        band = band[:, done - band_start :].clone()
+        band_start = done
