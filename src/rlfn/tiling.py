@@ -6,19 +6,42 @@ neighbourhood that its output over the core is practically the whole-image outpu
 overlap by ``blend`` pixels on each side of a core boundary; there their outputs are mixed with linear
 ramps whose weights sum to one, which hides what small difference remains.
 
+RLFN is not purely local: each block's ESA max-pools on a stride-6 grid and resizes the pooled map back
+with a ratio that depends on the *whole* image's size, so a tile run naively sees a shifted, differently
+stretched attention map (about 35 dB from the whole-image output, whatever the padding). :func:`tile_aware`
+fixes that: tile windows start on the pooling grid and the ESA's resize samples the pooled map at the
+positions the whole-image run would use. Tiles then differ from the whole image only through the context
+cut off at their edges, which ``pad`` makes negligible.
+
 The output is assembled one row of tiles at a time in a float32 *band* as wide as the output and about
 one tile high; finished rows go to ``sink`` (which typically quantises them into a uint8 array). No
 full-size float buffer exists at any point.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-Forward = Callable[[torch.Tensor], torch.Tensor]  # 1×C×h×w in [0, 1] → 1×C×(h·s)×(w·s)
+from .model import ESA
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where a tile's input sits in the whole image (input pixels)."""
+
+    y0: int
+    x0: int
+    height: int  # of the whole image
+    width: int
+
+
+Forward = Callable[[torch.Tensor, Window], torch.Tensor]  # 1×C×h×w in [0, 1] → 1×C×(h·s)×(w·s)
 Sink = Callable[[int, torch.Tensor], None]  # (first output row, C×rows×W_out float32 band in [0, 1])
 
 
@@ -30,6 +53,7 @@ class TilePlan:
     cols: tuple[int, ...]
     pad: int
     blend: int
+    align: int = 1  # tile windows start at multiples of this (6 for tile-aware RLFNs)
 
     @property
     def count(self) -> int:
@@ -42,7 +66,7 @@ def split(n: int, tile: int) -> tuple[int, ...]:
     return tuple(round(i * n / k) for i in range(k + 1))
 
 
-def plan_tiles(height: int, width: int, tile: int | None, pad: int = 24, blend: int = 8) -> TilePlan:
+def plan_tiles(height: int, width: int, tile: int | None, pad: int = 24, blend: int = 8, align: int = 1) -> TilePlan:
     """A plan with cores of at most ``tile`` pixels; ``tile=None`` (or one larger than the image) means one tile."""
     if tile is None or tile <= 0:
         tile = max(height, width)
@@ -50,7 +74,7 @@ def plan_tiles(height: int, width: int, tile: int | None, pad: int = 24, blend: 
         raise ValueError(f"blend ({blend}) must not exceed pad ({pad}): the blend zone needs tile output")
     # Ramps of two neighbouring boundaries must not overlap inside one core.
     tile = max(tile, 4 * blend, 1)
-    return TilePlan(split(height, tile), split(width, tile), pad, blend)
+    return TilePlan(split(height, tile), split(width, tile), pad, blend, max(1, align))
 
 
 def _ramp(n: int, start: int, lo: int | None, hi: int | None, width: int, device: torch.device) -> torch.Tensor:
@@ -98,9 +122,9 @@ def run_tiled(forward: Forward, image: torch.Tensor, scale: int, plan: TilePlan,
             c0, c1 = plan.cols[ci], plan.cols[ci + 1]
             first_col, last_col = ci == 0, ci == ncols - 1
             # Input window: core plus context, clipped to the image.
-            y0, y1 = max(0, r0 - pad), min(h, r1 + pad)
-            x0, x1 = max(0, c0 - pad), min(w, c1 + pad)
-            out = forward(image[None, :, y0:y1, x0:x1])[0].float().cpu()
+            y0, y1 = max(0, r0 - pad) // plan.align * plan.align, min(h, r1 + pad)
+            x0, x1 = max(0, c0 - pad) // plan.align * plan.align, min(w, c1 + pad)
+            out = forward(image[None, :, y0:y1, x0:x1], Window(y0, x0, h, w))[0].float().cpu()
             p0 = c0 * s if first_col else (c0 - blend) * s
             p1 = c1 * s if last_col else (c1 + blend) * s
             wx = _ramp(p1 - p0, p0, None if first_col else c0 * s, None if last_col else c1 * s, bw, band.device)
@@ -114,3 +138,71 @@ def run_tiled(forward: Forward, image: torch.Tensor, scale: int, plan: TilePlan,
         sink(band_start, band[:, : done - band_start])
         band = band[:, done - band_start :].clone()
         band_start = done
+
+
+# ---- making RLFN's ESA tile-exact ------------------------------------------------------------------------------
+
+ESA_GRID = 6  # conv2 has stride 2, the max-pool stride 3: pooled cells sit every 6 input pixels
+
+
+class TileContext:
+    """Set ``window`` while running a tile; ``None`` runs the network exactly as written."""
+
+    def __init__(self) -> None:
+        self.window: Window | None = None
+
+
+def _pooled_len(n: int) -> int:
+    """Length of the ESA's pooled map for an input of length ``n`` (conv 3, stride 2; pool 7, stride 3)."""
+    return ((n - 3) // 2 + 1 - 7) // 3 + 1
+
+
+def _resample_axis(c: torch.Tensor, dim: int, out_len: int, offset: int, full_len: int) -> torch.Tensor:
+    """Bilinear resize along ``dim`` (half-pixel centres, like F.interpolate with align_corners=False), but
+    sampling at the positions a whole-image run of length ``full_len`` would use for rows offset..offset+out_len.
+    """
+    full_pooled = _pooled_len(full_len)
+    scale = torch.tensor(full_pooled / full_len, dtype=torch.float32)  # PyTorch computes in float32 too
+    dst = torch.arange(offset, offset + out_len, dtype=torch.float32)
+    src = (scale * (dst + 0.5) - 0.5).clamp_(min=0)
+    i0 = src.floor().long()
+    lam = (src - i0).clamp_(0, 1)
+    i1 = torch.where(i0 < full_pooled - 1, i0 + 1, i0)
+    first, n = offset // ESA_GRID, c.shape[dim]
+    # Positions whose cells lie outside this tile are in the discarded margin: clamp them anywhere valid.
+    l0 = (i0 - first).clamp_(0, n - 1).to(c.device)
+    l1 = (i1 - first).clamp_(0, n - 1).to(c.device)
+    shape = [1] * c.dim()
+    shape[dim] = out_len
+    lam = lam.to(device=c.device, dtype=c.dtype).view(shape)
+    return c.index_select(dim, l0) * (1 - lam) + c.index_select(dim, l1) * lam
+
+
+def _esa_forward(esa: ESA, ctx: TileContext, x: torch.Tensor) -> torch.Tensor:
+    """ESA.forward with the resize of the pooled map placed by the tile's window (see the module docstring)."""
+    win = ctx.window
+    if win is None:
+        return ESA.forward(esa, x)
+    c1_ = esa.conv1(x)
+    c1 = esa.conv2(c1_)
+    v_max = F.max_pool2d(c1, kernel_size=7, stride=3)
+    c3 = esa.conv3(v_max)
+    c3 = _resample_axis(c3, 2, x.shape[2], win.y0, win.height)
+    c3 = _resample_axis(c3, 3, x.shape[3], win.x0, win.width)
+    cf = esa.conv_f(c1_)
+    c4 = esa.conv4(c3 + cf)
+    return x * torch.sigmoid(c4)
+
+
+def tile_aware(module: nn.Module, ctx: TileContext | None = None) -> TileContext | None:
+    """Make every ESA in ``module`` (modified in place) follow ``ctx`` (a new one by default); None if it has no ESA.
+
+    Patch after any deepcopy: a copy would carry a copy of the context, not the one the caller holds.
+    """
+    esas = [m for m in module.modules() if isinstance(m, ESA)]
+    if not esas:
+        return None
+    ctx = ctx or TileContext()
+    for esa in esas:
+        esa.forward = functools.partial(_esa_forward, esa, ctx)  # type: ignore[method-assign]
+    return ctx

@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tile", default="auto", metavar="N",
                    help="tile size in input pixels for large images; 0 = never tile (default: auto, 512 on "
                         "the CPU)")
-    g.add_argument("--tile-pad", type=int, default=24, metavar="N",
+    g.add_argument("--tile-pad", type=int, default=32, metavar="N",
                    help="context pixels around each tile (default: %(default)s)")
     g.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: PyTorch's)")
     g.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
