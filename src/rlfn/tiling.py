@@ -8,7 +8,7 @@ ramps whose weights sum to one, which hides what small difference remains.
 
 RLFN is not purely local: each block's ESA max-pools on a stride-6 grid and resizes the pooled map back
 with a ratio that depends on the *whole* image's size, so a tile run naively sees a shifted, differently
-stretched attention map (about 35 dB from the whole-image output, whatever the padding). :func:`tile_aware`
+stretched attention map (about 35 dB from the whole-image output, whatever the padding). :func:`esa_window`
 fixes that: tile windows start on the pooling grid and the ESA's resize samples the pooled map at the
 positions the whole-image run would use. Tiles then differ from the whole image only through the context
 cut off at their edges, which ``pad`` makes negligible.
@@ -19,16 +19,14 @@ full-size float buffer exists at any point.
 """
 from __future__ import annotations
 
-import functools
+import contextlib
 import math
+import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
-from .model import ESA
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,9 @@ def run_tiled(forward: Forward, image: torch.Tensor, scale: int, plan: TilePlan,
               on_tile: Callable[[], None] | None = None) -> None:
     """Upscale ``image`` (C×H×W float in [0, 1]) tile by tile, handing finished output rows to ``sink``.
 
-    ``forward`` is called once per tile with a 1×C×h×w tensor and must return 1×C×(h·s)×(w·s).
+    ``forward`` is called once per tile with a 1×C×h×w tensor and its :class:`Window`, and must return
+    1×C×(h·s)×(w·s); the result is scaled in place, so it must not be a view of anything the caller keeps.
+    ``sink`` may modify the band it is given (those rows are final and not used again).
     """
     c, h, w = image.shape
     s = scale
@@ -129,7 +129,8 @@ def run_tiled(forward: Forward, image: torch.Tensor, scale: int, plan: TilePlan,
             p1 = c1 * s if last_col else (c1 + blend) * s
             wx = _ramp(p1 - p0, p0, None if first_col else c0 * s, None if last_col else c1 * s, bw, band.device)
             piece = out[:, o0 - y0 * s : o1 - y0 * s, p0 - x0 * s : p1 - x0 * s]
-            band[:, o0 - band_start : o1 - band_start, p0:p1] += piece * wy[:, None] * wx[None, :]
+            piece.mul_(wy[:, None]).mul_(wx[None, :])  # in place: no tile-sized temporaries
+            band[:, o0 - band_start : o1 - band_start, p0:p1].add_(piece)
             del out, piece
             if on_tile is not None:
                 on_tile()
@@ -143,13 +144,6 @@ def run_tiled(forward: Forward, image: torch.Tensor, scale: int, plan: TilePlan,
 # ---- making RLFN's ESA tile-exact ------------------------------------------------------------------------------
 
 ESA_GRID = 6  # conv2 has stride 2, the max-pool stride 3: pooled cells sit every 6 input pixels
-
-
-class TileContext:
-    """Set ``window`` while running a tile; ``None`` runs the network exactly as written."""
-
-    def __init__(self) -> None:
-        self.window: Window | None = None
 
 
 def _pooled_len(n: int) -> int:
@@ -178,31 +172,47 @@ def _resample_axis(c: torch.Tensor, dim: int, out_len: int, offset: int, full_le
     return c.index_select(dim, l0) * (1 - lam) + c.index_select(dim, l1) * lam
 
 
-def _esa_forward(esa: ESA, ctx: TileContext, x: torch.Tensor) -> torch.Tensor:
-    """ESA.forward with the resize of the pooled map placed by the tile's window (see the module docstring)."""
-    win = ctx.window
-    if win is None:
-        return ESA.forward(esa, x)
-    c1_ = esa.conv1(x)
-    c1 = esa.conv2(c1_)
-    v_max = F.max_pool2d(c1, kernel_size=7, stride=3)
-    c3 = esa.conv3(v_max)
-    c3 = _resample_axis(c3, 2, x.shape[2], win.y0, win.height)
-    c3 = _resample_axis(c3, 3, x.shape[3], win.x0, win.width)
-    cf = esa.conv_f(c1_)
-    c4 = esa.conv4(c3 + cf)
-    return x * torch.sigmoid(c4)
+_local = threading.local()
+_install_lock = threading.Lock()
+_installed = 0
+_original_interpolate = F.interpolate
 
 
-def tile_aware(module: nn.Module, ctx: TileContext | None = None) -> TileContext | None:
-    """Make every ESA in ``module`` (modified in place) follow ``ctx`` (a new one by default); None if it has no ESA.
+def _interpolate(input: torch.Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                 *args, **kwargs):
+    """F.interpolate, except for the ESA's resize while this thread runs a tile (see :func:`esa_window`)."""
+    win: Window | None = getattr(_local, "window", None)
+    if (win is not None and mode == "bilinear" and not align_corners and scale_factor is None
+            and size is not None and input.dim() == 4):
+        h, w = (size, size) if isinstance(size, int) else tuple(size)
+        # Only a resize from the pooled map back to the feature size is the ESA's.
+        if tuple(input.shape[-2:]) == (_pooled_len(h), _pooled_len(w)):
+            c = _resample_axis(input, 2, h, win.y0, win.height)
+            return _resample_axis(c, 3, w, win.x0, win.width)
+    return _original_interpolate(input, size, scale_factor, mode, align_corners, *args, **kwargs)
 
-    Patch after any deepcopy: a copy would carry a copy of the context, not the one the caller holds.
+
+@contextlib.contextmanager
+def esa_window(win: Window | None) -> Iterator[None]:
+    """Run a tile so that RLFN's ESA resizes as in the whole image (``None``: change nothing).
+
+    Both the plain model (:mod:`rlfn.model`) and the fused fast path call ``F.interpolate`` for that
+    resize; it is redirected for the calling thread only, and only for a pooled-map-to-feature resize,
+    so any other use of ``F.interpolate`` is untouched.
     """
-    esas = [m for m in module.modules() if isinstance(m, ESA)]
-    if not esas:
-        return None
-    ctx = ctx or TileContext()
-    for esa in esas:
-        esa.forward = functools.partial(_esa_forward, esa, ctx)  # type: ignore[method-assign]
-    return ctx
+    global _installed
+    if win is None:
+        yield
+        return
+    with _install_lock:
+        _installed += 1
+        F.interpolate = _interpolate
+    _local.window = win
+    try:
+        yield
+    finally:
+        _local.window = None
+        with _install_lock:
+            _installed -= 1
+            if _installed == 0:
+                F.interpolate = _original_interpolate

@@ -24,7 +24,7 @@ from PIL import Image
 from .descriptor import SRModel
 from .errors import DeviceError, ImageError, RLFNError
 from .imageio import Picture, load_picture, picture_to_pil, save_picture, _pixels_of
-from .tiling import ESA_GRID, TileContext, Window, plan_tiles, run_tiled, tile_aware
+from .tiling import ESA_GRID, Window, esa_window, plan_tiles, run_tiled
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
 AlphaMode = Literal["model", "bicubic"]
@@ -126,7 +126,6 @@ class Upscaler:
             raise TypeError(f"expected a model name, path, SRModel or an object with scale and __call__, got {type(model).__name__}")
         self.scale: int = int(model.scale)
         self._half_model: SRModel | None = None
-        self._tile_ctx: TileContext | None = None
         if isinstance(model, SRModel):
             dev = pick_device(device) if device != "auto" or model.device.type == "cpu" else model.device
             model = model.to(dev)
@@ -134,9 +133,6 @@ class Upscaler:
                 from .fastpath import optimize
 
                 model = optimize(model)
-            else:  # our own copy: the tile-aware patch below must not change the caller's module
-                model = copy.copy(model)
-                model.module = copy.deepcopy(model.module)
             self.device = dev
             self.precision = self._resolve_precision(precision, dev, model)
             if self.precision != "fp32":
@@ -144,9 +140,6 @@ class Upscaler:
                 half.module = copy.deepcopy(model.module).to(dtype=_DTYPES[self.precision])
                 half.module.register_forward_hook(self._check_finite)
                 self._half_model = half
-            self._tile_ctx = tile_aware(model.module)
-            if self._half_model is not None and self._tile_ctx is not None:
-                tile_aware(self._half_model.module, self._tile_ctx)
             self.tileable = model.tileable
         else:
             self.device = torch.device(getattr(model, "device", "cpu"))
@@ -182,9 +175,11 @@ class Upscaler:
 
     def _forward(self, x: torch.Tensor, win: Window) -> torch.Tensor:
         """One tile: 1×3×h×w float32 in [0, 1] → 1×3×sh×sw, float32 on the CPU."""
-        if self._tile_ctx is not None:
-            whole = (win.y0, win.x0, win.height, win.width) == (0, 0, x.shape[2], x.shape[3])
-            self._tile_ctx.window = None if whole else win
+        whole = (win.y0, win.x0, win.height, win.width) == (0, 0, x.shape[2], x.shape[3])
+        with esa_window(None if whole else win):
+            return self._forward_window(x)
+
+    def _forward_window(self, x: torch.Tensor) -> torch.Tensor:
         if self._half_model is not None:
             self._nonfinite = False
             y = self._half_model(x)
@@ -199,7 +194,7 @@ class Upscaler:
 
     @property
     def _align(self) -> int:
-        return ESA_GRID if self._tile_ctx is not None else 1
+        return ESA_GRID  # harmless for other networks, needed by RLFN's ESA (see rlfn.tiling)
 
     # ---- the core: H×W×C arrays ---------------------------------------------------------------------------------
 
@@ -214,7 +209,8 @@ class Upscaler:
             if on_tile is not None:
                 on_tile()
 
-        run_tiled(self._forward, planes, self.scale, plan, write, counted)
+        with torch.inference_mode():  # the bands are updated in place, tiles are inference tensors
+            run_tiled(self._forward, planes, self.scale, plan, write, counted)
 
     def tiles_for(self, width: int, height: int, alpha: bool = False) -> int:
         """How many model calls an image of this size needs (for a progress bar)."""
@@ -261,19 +257,21 @@ class Upscaler:
         to_one = isinstance(channel, int) or (channel.stop - channel.start == 1)
 
         def write(row: int, band: torch.Tensor) -> None:
-            if band.shape[1] == 0:
-                return
-            b = band.mean(0, keepdim=True) if to_one else band
-            b = b.clamp(0, 1)
-            if maxval != 1.0:
-                b = b.mul_(maxval).round_()
-                arr = b.to(torch.int32 if maxval > 255 else torch.uint8).permute(1, 2, 0).numpy()
-            else:
-                arr = b.permute(1, 2, 0).numpy()
-            if isinstance(channel, int):
-                out[row : row + arr.shape[0], :, channel] = arr[:, :, 0]
-            else:
-                out[row : row + arr.shape[0], :, channel] = arr
+            # A few hundred rows at a time, in place where possible: temporaries stay small.
+            for r in range(0, band.shape[1], 256):
+                b = band[:, r : r + 256]
+                b = b.mean(0, keepdim=True) if to_one else b
+                b.clamp_(0, 1)
+                if maxval != 1.0:
+                    b.mul_(maxval).round_()
+                    arr = b.to(torch.int32 if maxval > 255 else torch.uint8).permute(1, 2, 0).numpy()
+                else:
+                    arr = b.permute(1, 2, 0).numpy()
+                rows = slice(row + r, row + r + arr.shape[0])
+                if isinstance(channel, int):
+                    out[rows, :, channel] = arr[:, :, 0]
+                else:
+                    out[rows, :, channel] = arr
 
         return write
 
