@@ -1,0 +1,220 @@
+"""Image files: 16-bit PNG codec, modes kept (grey, alpha, 16 bits), EXIF orientation, ICC, limits, atomicity."""
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms, ImageOps
+
+from rlfn import png16
+from rlfn.errors import ImageError
+from rlfn.imageio import Picture, _orient, atomic_write, load_picture, open_image, save_picture
+
+RNG = np.random.default_rng(0)
+
+
+def _paeth(a, b, c):
+    p = a + b - c
+    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
+    return np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+
+
+def encode_with_filters(pixels: np.ndarray, filters: list[int]) -> bytes:
+    """A 16-bit PNG whose rows use the given filter types (0-4): an independent encoder for the decoder test."""
+    h, w, ch = pixels.shape
+    raw = np.ascontiguousarray(pixels, dtype=">u2").view(np.uint8).reshape(h, w * ch * 2).astype(np.int32)
+    bpp = 2 * ch
+    rows = []
+    for y in range(h):
+        cur = raw[y]
+        up = raw[y - 1] if y else np.zeros_like(cur)
+        left = np.concatenate([np.zeros(bpp, np.int32), cur[:-bpp]])
+        upleft = np.concatenate([np.zeros(bpp, np.int32), up[:-bpp]])
+        pred = [0, left, up, (left + up) // 2, _paeth(left, up, upleft)][filters[y]]
+        rows.append(bytes([filters[y]]) + ((cur - pred) % 256).astype(np.uint8).tobytes())
+    ctype = {1: 0, 2: 4, 3: 2, 4: 6}[ch]
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    return (png16.SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, ctype, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_png16_decodes_every_filter_type(tmp_path, channels):
+    px = RNG.integers(0, 65536, size=(23, 17, channels), dtype=np.uint16)
+    px[5:12] = px[5:12] // 7  # smoother rows, so that predictions are not all noise
+    filters = [i % 5 for i in range(23)]
+    path = tmp_path / "f.png"
+    path.write_bytes(encode_with_filters(px, filters))
+    np.testing.assert_array_equal(png16.read(path).pixels, px)
+
+
+def test_png16_agrees_with_pillow_on_a_grey_image(tmp_path):
+    """Pillow writes 16-bit grey PNGs with its own (adaptive) filters: a second, independent encoder."""
+    y, x = np.mgrid[0:40, 0:50]
+    arr = ((x * 1300 + y * 700) % 65536).astype(np.uint16)
+    Image.frombytes("I;16", (50, 40), arr.astype("<u2").tobytes()).save(tmp_path / "g.png")
+    np.testing.assert_array_equal(png16.read(tmp_path / "g.png").pixels[:, :, 0], arr)
+
+
+@pytest.mark.parametrize("channels", [2, 3, 4])
+def test_16bit_colour_round_trip(tmp_path, channels):
+    px = RNG.integers(0, 65536, size=(9, 11, channels), dtype=np.uint16)
+    save_picture(Picture(px), tmp_path / "c.png")
+    pic = load_picture(tmp_path / "c.png")
+    assert pic.bits == 16 and pic.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(pic.pixels, px)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16bit_grey_round_trip(tmp_path, suffix):
+    px = RNG.integers(0, 65536, size=(9, 11, 1), dtype=np.uint16)
+    save_picture(Picture(px), tmp_path / f"g{suffix}")
+    pic = load_picture(tmp_path / f"g{suffix}")
+    assert pic.bits == 16 and pic.channels == 1
+    np.testing.assert_array_equal(pic.pixels, px)
+
+
+@pytest.mark.parametrize("mode,channels", [("L", 1), ("LA", 2), ("RGB", 3), ("RGBA", 4)])
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".webp"])
+def test_modes_survive(tmp_path, mode, channels, suffix):
+    im = Image.fromarray(RNG.integers(0, 256, size=(8, 10, 4), dtype=np.uint8), "RGBA").convert(mode)
+    im.save(tmp_path / f"a{suffix}", **({"lossless": True} if suffix == ".webp" else {}))
+    pic = load_picture(tmp_path / f"a{suffix}")
+    if suffix == ".webp":  # WebP has no grey: it decodes as RGB(A)
+        channels = {1: 3, 2: 4}.get(channels, channels)
+    assert pic.channels == channels and pic.bits == 8
+    save_picture(pic, tmp_path / f"b{suffix}", quality=100)
+    assert load_picture(tmp_path / f"b{suffix}").channels == channels
+
+
+def test_palette_with_transparency_becomes_rgba(tmp_path):
+    im = Image.new("P", (6, 6), 1)
+    im.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    im.info["transparency"] = 0
+    im.putpixel((0, 0), 0)
+    im.save(tmp_path / "p.png", transparency=0)
+    pic = load_picture(tmp_path / "p.png")
+    assert pic.channels == 4 and pic.pixels[0, 0, 3] == 0 and pic.pixels[1, 1, 3] == 255
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_orient_matches_pillow(orientation):
+    arr = RNG.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
+    im = Image.fromarray(arr)
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    im.info["exif"] = exif.tobytes()
+    want = np.asarray(ImageOps.exif_transpose(im))
+    np.testing.assert_array_equal(_orient(arr, orientation), want)
+
+
+def test_exif_orientation_applied_and_reset(tmp_path):
+    im = Image.fromarray(RNG.integers(0, 256, size=(10, 16, 3), dtype=np.uint8))
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90° on display
+    exif[0x010F] = "rlfn-test-camera"
+    im.save(tmp_path / "o.jpg", exif=exif.tobytes())
+    pic = load_picture(tmp_path / "o.jpg")
+    assert pic.size == (10, 16)
+    save_picture(pic, tmp_path / "p.jpg")
+    with Image.open(tmp_path / "p.jpg") as out:
+        ex = out.getexif()
+        assert out.size == (10, 16) and ex.get(0x0112, 1) == 1 and ex.get(0x010F) == "rlfn-test-camera"
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tif"])
+def test_icc_profile_is_carried(tmp_path, suffix):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()  # any non-default profile
+    Image.new("RGB", (8, 8), (10, 200, 30)).save(tmp_path / f"i{suffix}", icc_profile=icc)
+    pic = load_picture(tmp_path / f"i{suffix}")
+    assert pic.icc == icc
+    save_picture(pic, tmp_path / f"j{suffix}")
+    with Image.open(tmp_path / f"j{suffix}") as out:
+        assert out.info.get("icc_profile") == icc
+
+
+def test_icc_profile_in_16bit_png(tmp_path):
+    icc = b"fake-but-opaque-icc-bytes" * 10
+    px = RNG.integers(0, 65536, size=(4, 5, 3), dtype=np.uint16)
+    save_picture(Picture(px, icc=icc), tmp_path / "a.png")
+    assert load_picture(tmp_path / "a.png").icc == icc
+
+
+def test_conversions_warn(tmp_path):
+    notes: list[str] = []
+    px = RNG.integers(0, 65536, size=(4, 5, 4), dtype=np.uint16)
+    save_picture(Picture(px), tmp_path / "a.jpg", warn=notes.append)
+    assert any("alpha" in n for n in notes) and any("8 bits" in n for n in notes)
+    with Image.open(tmp_path / "a.jpg") as im:
+        assert im.mode == "RGB"
+
+
+def test_not_an_image_and_truncated(tmp_path):
+    (tmp_path / "t.png").write_text("hello")
+    with pytest.raises(ImageError, match="not an image"):
+        load_picture(tmp_path / "t.png")
+    Image.fromarray(RNG.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)).save(tmp_path / "full.png")
+    data = (tmp_path / "full.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="cut.png"):
+        load_picture(tmp_path / "cut.png")
+    png16.write(tmp_path / "c16.png", RNG.integers(0, 65536, size=(30, 30, 3), dtype=np.uint16))
+    data = (tmp_path / "c16.png").read_bytes()
+    (tmp_path / "cut16.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="cut16.png"):
+        load_picture(tmp_path / "cut16.png")
+
+
+def bomb(path: Path, w: int = 100_000, h: int = 100_000, depth: int = 8, ctype: int = 2) -> Path:
+    """A PNG that claims enormous dimensions: a few dozen bytes."""
+    body = struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0)
+
+    def chunk(kind, b):
+        return struct.pack(">I", len(b)) + kind + b + struct.pack(">I", zlib.crc32(kind + b) & 0xFFFFFFFF)
+
+    path.write_bytes(png16.SIGNATURE + chunk(b"IHDR", body) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+def test_decompression_bomb_refused(tmp_path, depth):
+    with pytest.raises(ImageError, match="--max-pixels"):
+        load_picture(bomb(tmp_path / "b.png", depth=depth))
+
+
+def test_pixel_limit_can_be_raised(tmp_path):
+    Image.new("RGB", (40, 30)).save(tmp_path / "s.png")
+    with pytest.raises(ImageError, match="limit"):
+        load_picture(tmp_path / "s.png", max_pixels=1000)
+    assert load_picture(tmp_path / "s.png", max_pixels=1200).size == (40, 30)
+    assert open_image(tmp_path / "s.png", max_pixels=1200).size == (40, 30)
+
+
+def test_atomic_write_failure_leaves_nothing(tmp_path):
+    def fail(tmp: Path):
+        tmp.write_bytes(b"half an image")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(ImageError, match="No space"):
+        atomic_write(tmp_path / "x.png", fail)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_overwrite_unless_asked(tmp_path):
+    (tmp_path / "x.png").write_bytes(b"keep me")
+    with pytest.raises(ImageError, match="--overwrite"):
+        save_picture(Picture(np.zeros((2, 2, 3), np.uint8)), tmp_path / "x.png")
+    assert (tmp_path / "x.png").read_bytes() == b"keep me"
+    save_picture(Picture(np.zeros((2, 2, 3), np.uint8)), tmp_path / "x.png", overwrite=True)
+    assert Image.open(tmp_path / "x.png").size == (2, 2)
+
+
+def test_unknown_output_format(tmp_path):
+    with pytest.raises(ImageError, match="unknown output format"):
+        save_picture(Picture(np.zeros((2, 2, 3), np.uint8)), tmp_path / "x.xyz")
