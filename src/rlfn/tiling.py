@@ -13,9 +13,9 @@ fixes that: tile windows start on the pooling grid and the ESA's resize samples 
 positions the whole-image run would use. Tiles then differ from the whole image only through the context
 cut off at their edges, which ``pad`` makes negligible.
 
-The output is assembled one row of tiles at a time in a float32 *band* as wide as the output and about
-one tile high; finished rows go to ``sink`` (which typically quantises them into a uint8 array). No
-full-size float buffer exists at any point.
+Finished output goes to ``sink`` block by block (typically quantised straight into a uint8 array); floats
+are kept only for one tile and the thin blend stripes still waiting for a neighbour. No full-size float
+buffer exists at any point.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class Window:
 
 
 Forward = Callable[[torch.Tensor, Window], torch.Tensor]  # 1×C×h×w in [0, 1] → 1×C×(h·s)×(w·s)
-Sink = Callable[[int, torch.Tensor], None]  # (first output row, C×rows×W_out float32 band in [0, 1])
+Sink = Callable[[int, int, torch.Tensor], None]  # (output row, output column, C×h×w float32 block in [0, 1])
 
 
 @dataclass(frozen=True)
@@ -92,53 +92,60 @@ def _ramp(n: int, start: int, lo: int | None, hi: int | None, width: int, device
 
 def run_tiled(forward: Forward, image: torch.Tensor, scale: int, plan: TilePlan, sink: Sink,
               on_tile: Callable[[], None] | None = None) -> None:
-    """Upscale ``image`` (C×H×W float in [0, 1]) tile by tile, handing finished output rows to ``sink``.
+    """Upscale ``image`` (C×H×W float in [0, 1]) tile by tile, handing finished output blocks to ``sink``.
 
     ``forward`` is called once per tile with a 1×C×h×w tensor and its :class:`Window`, and must return
     1×C×(h·s)×(w·s); the result is scaled in place, so it must not be a view of anything the caller keeps.
-    ``sink`` may modify the band it is given (those rows are final and not used again).
+    ``sink(row, col, block)`` receives every output pixel exactly once, in C×h×w blocks it may modify.
+
+    Only the blend zones need float accumulation: the horizontal stripe shared with the next row of tiles
+    (kept for the whole width) and the vertical strip shared with the next tile in the row. Everything
+    else goes to ``sink`` as soon as its tile is done, so floats never cover more than a tile and two
+    thin stripes.
     """
     c, h, w = image.shape
     s = scale
     wo = w * s
     pad, blend = plan.pad, plan.blend
     bw = 2 * blend * s  # ramp width in output pixels
-    band: torch.Tensor | None = None
-    band_start = 0  # output row of band[:, 0]
-    nrows = len(plan.rows) - 1
+    top: torch.Tensor | None = None  # the previous row's bottom stripe, completed by this row
+    nrows, ncols = len(plan.rows) - 1, len(plan.cols) - 1
     for ri in range(nrows):
         r0, r1 = plan.rows[ri], plan.rows[ri + 1]
         first_row, last_row = ri == 0, ri == nrows - 1
-        # Output rows this row of tiles writes: its core plus the blend zones shared with its neighbours.
-        o0 = r0 * s if first_row else (r0 - blend) * s
-        o1 = r1 * s if last_row else (r1 + blend) * s
-        new = torch.zeros(c, o1 - band_start, wo, dtype=torch.float32)
-        if band is not None:
-            new[:, : band.shape[1]] = band
-        band = new
-        wy = _ramp(o1 - o0, o0, None if first_row else r0 * s, None if last_row else r1 * s, bw, band.device)
-        ncols = len(plan.cols) - 1
+        # Output rows: [o0, top_hi) shared with the row above, [top_hi, bot_lo) this row's own,
+        # [bot_lo, o1) shared with the row below.
+        o0, top_hi = (r0 * s, r0 * s) if first_row else ((r0 - blend) * s, (r0 + blend) * s)
+        bot_lo, o1 = (r1 * s, r1 * s) if last_row else ((r1 - blend) * s, (r1 + blend) * s)
+        bottom = torch.zeros(c, o1 - bot_lo, wo)
+        wy = _ramp(o1 - o0, o0, None if first_row else r0 * s, None if last_row else r1 * s, bw, bottom.device)
+        carry: torch.Tensor | None = None  # the previous tile's right blend zone, own rows only
         for ci in range(ncols):
             c0, c1 = plan.cols[ci], plan.cols[ci + 1]
             first_col, last_col = ci == 0, ci == ncols - 1
-            # Input window: core plus context, clipped to the image.
+            # Input window: core plus context, clipped to the image, starting on the alignment grid.
             y0, y1 = max(0, r0 - pad) // plan.align * plan.align, min(h, r1 + pad)
             x0, x1 = max(0, c0 - pad) // plan.align * plan.align, min(w, c1 + pad)
             out = forward(image[None, :, y0:y1, x0:x1], Window(y0, x0, h, w))[0].float().cpu()
-            p0 = c0 * s if first_col else (c0 - blend) * s
-            p1 = c1 * s if last_col else (c1 + blend) * s
-            wx = _ramp(p1 - p0, p0, None if first_col else c0 * s, None if last_col else c1 * s, bw, band.device)
+            p0, left_hi = (c0 * s, c0 * s) if first_col else ((c0 - blend) * s, (c0 + blend) * s)
+            right_lo, p1 = (c1 * s, c1 * s) if last_col else ((c1 - blend) * s, (c1 + blend) * s)
+            wx = _ramp(p1 - p0, p0, None if first_col else c0 * s, None if last_col else c1 * s, bw, bottom.device)
             piece = out[:, o0 - y0 * s : o1 - y0 * s, p0 - x0 * s : p1 - x0 * s]
             piece.mul_(wy[:, None]).mul_(wx[None, :])  # in place: no tile-sized temporaries
-            band[:, o0 - band_start : o1 - band_start, p0:p1].add_(piece)
-            del out, piece
+            if top is not None:
+                top[:, :, p0:p1].add_(piece[:, : top_hi - o0])
+            bottom[:, :, p0:p1].add_(piece[:, bot_lo - o0 :])
+            own = piece[:, top_hi - o0 : bot_lo - o0]
+            if carry is not None:
+                sink(top_hi, p0, own[:, :, : left_hi - p0].add_(carry))
+            sink(top_hi, left_hi, own[:, :, left_hi - p0 : right_lo - p0])
+            carry = None if last_col else own[:, :, right_lo - p0 :].clone()
+            del out, piece, own
             if on_tile is not None:
                 on_tile()
-        # Rows above the next tile row's blend zone are final.
-        done = o1 if last_row else (r1 - blend) * s
-        sink(band_start, band[:, : done - band_start])
-        band = band[:, done - band_start :].clone()
-        band_start = done
+        if top is not None:
+            sink(o0, 0, top)
+        top = bottom
 
 
 # ---- making RLFN's ESA tile-exact ------------------------------------------------------------------------------

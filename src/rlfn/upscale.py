@@ -198,7 +198,7 @@ class Upscaler:
 
     # ---- the core: H×W×C arrays ---------------------------------------------------------------------------------
 
-    def _run_planes(self, planes: torch.Tensor, write: Callable[[int, torch.Tensor], None],
+    def _run_planes(self, planes: torch.Tensor, write: Callable[[int, int, torch.Tensor], None],
                     on_tile: Callable[[], None] | None) -> None:
         """Upscale a 3×H×W float tensor in [0, 1], handing bands of output rows to ``write``."""
         _, h, w = planes.shape
@@ -252,14 +252,14 @@ class Upscaler:
             t = t.expand(3, -1, -1)
         return t
 
-    def _writer(self, out: np.ndarray, channel: slice | int, maxval: float) -> Callable[[int, torch.Tensor], None]:
-        """A sink for :func:`run_tiled` that quantises output bands into ``out[..., channel]``."""
+    def _writer(self, out: np.ndarray, channel: slice | int, maxval: float) -> Callable[[int, int, torch.Tensor], None]:
+        """A sink for :func:`run_tiled` that quantises output blocks into ``out[..., channel]``."""
         to_one = isinstance(channel, int) or (channel.stop - channel.start == 1)
 
-        def write(row: int, band: torch.Tensor) -> None:
+        def write(row: int, col: int, block: torch.Tensor) -> None:
             # A few hundred rows at a time, in place where possible: temporaries stay small.
-            for r in range(0, band.shape[1], 256):
-                b = band[:, r : r + 256]
+            for r in range(0, block.shape[1], 256):
+                b = block[:, r : r + 256]
                 b = b.mean(0, keepdim=True) if to_one else b
                 b.clamp_(0, 1)
                 if maxval != 1.0:
@@ -268,10 +268,11 @@ class Upscaler:
                 else:
                     arr = b.permute(1, 2, 0).numpy()
                 rows = slice(row + r, row + r + arr.shape[0])
+                cols = slice(col, col + arr.shape[1])
                 if isinstance(channel, int):
-                    out[rows, :, channel] = arr[:, :, 0]
+                    out[rows, cols, channel] = arr[:, :, 0]
                 else:
-                    out[rows, :, channel] = arr
+                    out[rows, cols, channel] = arr
 
         return write
 

@@ -1,0 +1,204 @@
+"""``rlfn upscale`` end to end: naming, no overwrite, atomic writes, bad files, formats, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import rlfn
+from rlfn import cli
+from rlfn.checkpoint import save_safetensors
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("w") / "rlfn_s_x2.safetensors"
+    save_safetensors(rlfn.create_model("rlfn_s", 2), path, {"variant": "rlfn_s", "scale": 2, "pixel_range": 1.0})
+    return path
+
+
+def rgb(path, size=(20, 16), mode="RGB"):
+    arr = RNG.integers(0, 256, size=(size[1], size[0], 4), dtype=np.uint8)
+    Image.fromarray(arr, "RGBA").convert(mode).save(path)
+    return path
+
+
+def run(capsys, *argv) -> tuple[int, str]:
+    rc = cli.main(["upscale", *map(str, argv)])
+    return rc, capsys.readouterr().err
+
+
+def no_partial_files(folder) -> bool:
+    return not [p for p in folder.rglob("*") if ".part" in p.name]
+
+
+def test_files_beside_inputs_with_summary(tmp_path, weights, capsys):
+    a, b = rgb(tmp_path / "a.png"), rgb(tmp_path / "b.jpg")
+    rc, err = run(capsys, a, b, "--weights", weights)
+    assert rc == 0, err
+    assert Image.open(tmp_path / "a_x2.png").size == (40, 32)
+    assert Image.open(tmp_path / "b_x2.jpg").format == "JPEG"
+    assert "2 upscaled, 0 failed" in err and "MP/s" in err
+
+
+def test_output_folder_recursive_and_format(tmp_path, weights, capsys):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    rgb(src / "a.png")
+    rgb(src / "sub" / "b.bmp")
+    rc, err = run(capsys, src, "-r", "-o", tmp_path / "out", "--format", "webp", "--weights", weights, "-q")
+    assert rc == 0, err
+    assert (tmp_path / "out" / "a_x2.webp").is_file() and (tmp_path / "out" / "sub" / "b_x2.webp").is_file()
+    assert err == ""  # --quiet
+
+
+def test_single_output_file_and_glob(tmp_path, weights, capsys):
+    rgb(tmp_path / "a.png")
+    rgb(tmp_path / "b.png")
+    rc, err = run(capsys, tmp_path / "a.png", "-o", tmp_path / "big.tif", "--weights", weights)
+    assert rc == 0 and Image.open(tmp_path / "big.tif").size == (40, 32), err
+    rc, err = run(capsys, str(tmp_path / "?.png"), "-o", tmp_path / "g", "--weights", weights)
+    assert rc == 0 and sorted(p.name for p in (tmp_path / "g").iterdir()) == ["a_x2.png", "b_x2.png"], err
+
+
+def test_rerun_on_a_folder_skips_its_own_outputs(tmp_path, weights, capsys):
+    rgb(tmp_path / "a.png")
+    assert run(capsys, tmp_path, "--weights", weights)[0] == 0
+    rc, err = run(capsys, tmp_path, "--weights", weights, "--skip-existing")
+    assert rc == 0 and not (tmp_path / "a_x2_x2.png").exists(), err
+
+
+def test_no_overwrite_without_flag(tmp_path, weights, capsys):
+    rgb(tmp_path / "a.png")
+    (tmp_path / "a_x2.png").write_bytes(b"precious")
+    rc, err = run(capsys, tmp_path / "a.png", "--weights", weights)
+    assert rc == 1 and "--overwrite" in err
+    assert (tmp_path / "a_x2.png").read_bytes() == b"precious"
+    rc, _ = run(capsys, tmp_path / "a.png", "--weights", weights, "--skip-existing")
+    assert rc == 0 and (tmp_path / "a_x2.png").read_bytes() == b"precious"
+    rc, _ = run(capsys, tmp_path / "a.png", "--weights", weights, "--overwrite")
+    assert rc == 0 and Image.open(tmp_path / "a_x2.png").size == (40, 32)
+
+
+def test_one_bad_file_among_good_ones(tmp_path, weights, capsys):
+    rgb(tmp_path / "a.png")
+    (tmp_path / "b.png").write_text("this is not a picture")
+    data = (rgb(tmp_path / "full.png", (64, 64))).read_bytes()
+    (tmp_path / "c.png").write_bytes(data[: len(data) // 2])  # truncated
+    rgb(tmp_path / "d.png")
+    rc, err = run(capsys, tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png", tmp_path / "d.png",
+                  tmp_path / "missing.png", "--weights", weights)
+    assert rc == 1
+    assert (tmp_path / "a_x2.png").exists() and (tmp_path / "d_x2.png").exists()
+    assert not (tmp_path / "b_x2.png").exists() and not (tmp_path / "c_x2.png").exists()
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert len(errors) == 3 and all("Traceback" not in e for e in errors)
+    assert "b.png: not an image" in err and "c.png" in err and "missing.png" in err
+    assert "2 upscaled, 3 failed" in err
+    assert no_partial_files(tmp_path)
+
+
+def test_decompression_bomb_and_limit(tmp_path, weights, capsys):
+    from test_imageio import bomb
+
+    bomb(tmp_path / "bomb.png")
+    rc, err = run(capsys, tmp_path / "bomb.png", "--weights", weights)
+    assert rc == 1 and "--max-pixels" in err and not (tmp_path / "bomb_x2.png").exists()
+    rgb(tmp_path / "s.png")
+    rc, err = run(capsys, tmp_path / "s.png", "--weights", weights, "--max-pixels", "100")
+    assert rc == 1 and "limit" in err
+    rc, err = run(capsys, tmp_path / "s.png", "--weights", weights, "--max-pixels", "320")
+    assert rc == 0, err
+
+
+def test_unwritable_output(tmp_path, weights, capsys):
+    rgb(tmp_path / "a.png")
+    (tmp_path / "file").write_text("a file, not a folder")
+    rc, err = run(capsys, tmp_path / "a.png", "-o", tmp_path / "file" / "out", "--weights", weights)
+    assert rc == 1 and "cannot write" in err and "Traceback" not in err
+
+
+def test_failed_save_leaves_no_partial_file(tmp_path, weights, capsys, monkeypatch):
+    rgb(tmp_path / "a.png")
+
+    def broken_save(self, fp, format=None, **kw):
+        open(fp, "wb").write(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    rc, err = run(capsys, tmp_path / "a.png", "--weights", weights)
+    assert rc == 1 and "No space" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--model", "esrgan"], "unknown model"),
+    (["--model", "rlfn_s", "--scale", "3", "--pretrained", "official"], "no official weights for rlfn_s x3"),
+    (["--scale", "4"], "x2"),
+    (["--tile", "abc"], "--tile"),
+])
+def test_bad_model_arguments_are_one_line(tmp_path, weights, capsys, argv, message):
+    rgb(tmp_path / "a.png")
+    extra = [] if "--model" in argv else ["--weights", weights]
+    rc, err = run(capsys, tmp_path / "a.png", *extra, *argv)
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "a_x2.png").exists()
+
+
+def test_missing_bundled_weights_is_one_line(tmp_path, capsys, monkeypatch):
+    from rlfn import loader
+
+    monkeypatch.setattr(loader, "bundled_weights_path", lambda variant, scale: None)
+    rgb(tmp_path / "a.png")
+    rc, err = run(capsys, tmp_path / "a.png")
+    assert rc == 2 and "--weights" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cuda_without_cuda(tmp_path, weights, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    rgb(tmp_path / "a.png")
+    rc, err = run(capsys, tmp_path / "a.png", "--weights", weights, "--device", "cuda")
+    assert rc == 2 and "CUDA" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGBA"])
+def test_modes_survive_the_command(tmp_path, weights, capsys, mode):
+    rgb(tmp_path / "a.png", mode=mode)
+    rc, err = run(capsys, tmp_path / "a.png", "--weights", weights, "-q")
+    assert rc == 0, err
+    out = Image.open(tmp_path / "a_x2.png")
+    assert out.mode == mode and out.size == (40, 32)
+
+
+def test_16bit_survives_the_command(tmp_path, weights, capsys):
+    from rlfn.imageio import Picture, load_picture, save_picture
+
+    save_picture(Picture(RNG.integers(0, 65536, size=(16, 20, 3), dtype=np.uint16)), tmp_path / "c.png")
+    save_picture(Picture(RNG.integers(0, 65536, size=(16, 20, 1), dtype=np.uint16)), tmp_path / "g.tif")
+    rc, err = run(capsys, tmp_path / "c.png", tmp_path / "g.tif", "--weights", weights, "-q")
+    assert rc == 0, err
+    for name, channels in (("c_x2.png", 3), ("g_x2.tif", 1)):
+        pic = load_picture(tmp_path / name)
+        assert pic.bits == 16 and pic.channels == channels and pic.size == (40, 32)
+
+
+def test_onnxruntime_backend(tmp_path, weights, capsys):
+    rgb(tmp_path / "a.png")
+    try:
+        from rlfn.export import onnx_model_for  # noqa: F401
+    except ImportError:
+        rc, err = run(capsys, tmp_path / "a.png", "--weights", weights, "--backend", "onnxruntime")
+        assert rc == 2 and "onnxruntime" in err and len(err.strip().splitlines()) == 1
+        return
+    pytest.importorskip("onnxruntime")
+    rc, err = run(capsys, tmp_path / "a.png", "--weights", weights, "--backend", "onnxruntime", "-o", tmp_path / "o")
+    assert rc == 0, err
+    rc, err = run(capsys, tmp_path / "a.png", "--weights", weights, "-o", tmp_path / "t")
+    a = np.asarray(Image.open(tmp_path / "o" / "a_x2.png")).astype(int)
+    b = np.asarray(Image.open(tmp_path / "t" / "a_x2.png")).astype(int)
+    assert np.abs(a - b).max() <= 1
