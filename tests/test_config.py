@@ -1,0 +1,76 @@
+from pathlib import Path
+
+import pytest
+
+from rlfn.config import apply_overrides, build_config, load_config
+from rlfn.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(ConfigError, match=r"optim\.lrate: unknown key"):
+        build_config({"data": {"hr_dirs": ["x"]}, "optim": {"lrate": 1e-3}})
+    with pytest.raises(ConfigError, match=r"stages\[1\]\.data\.patchsize: unknown key"):
+        build_config({"data": {"hr_dirs": ["x"]}, "stages": [{"steps": 1}, {"steps": 2, "data": {"patchsize": 3}}]})
+
+
+def test_wrong_type_is_named():
+    with pytest.raises(ConfigError, match=r"data\.batch_size: expected int, got 'sixteen'"):
+        build_config({"data": {"hr_dirs": ["x"], "batch_size": "sixteen"}})
+    with pytest.raises(ConfigError, match=r"optim\.schedule: 'linear' is not one of"):
+        build_config({"data": {"hr_dirs": ["x"]}, "optim": {"schedule": "linear"}})
+    with pytest.raises(ConfigError, match=r"train\.ema: expected float"):
+        build_config({"data": {"hr_dirs": ["x"]}, "train": {"ema": True}})
+
+
+def test_stages_merge_over_base_sections():
+    cfg = build_config({
+        "data": {"hr_dirs": ["a"], "patch_size": 32},
+        "optim": {"lr": 1e-3},
+        "stages": [{"name": "one", "steps": 5}, {"steps": 7, "loss": {"contrastive": 0.1}, "optim": {"lr": 2e-4}}],
+    })
+    assert [s.steps for s in cfg.stages] == [5, 7]
+    assert cfg.stages[0].optim.lr == 1e-3 and cfg.stages[1].optim.lr == 2e-4
+    assert cfg.stages[1].loss.contrastive == 0.1 and cfg.stages[1].loss.l1 == 1.0
+    assert cfg.stages[1].data.patch_size == 32 and cfg.stages[1].name == "stage2"
+
+
+def test_no_stages_means_one_stage_of_train_steps():
+    cfg = build_config({"data": {"hr_dirs": ["a"]}, "train": {"steps": 12}})
+    assert len(cfg.stages) == 1 and cfg.stages[0].steps == 12
+
+
+def test_overrides():
+    raw = {"data": {"hr_dirs": ["a"]}, "stages": [{"steps": 1}, {"steps": 2}]}
+    out = apply_overrides(raw, ["train.batch=3", "stages.1.steps=9", "data.hr_dirs=[b, c]", "optim.lr=1e-4"])
+    assert out["train"]["batch"] == 3 and out["stages"][1]["steps"] == 9 and out["data"]["hr_dirs"] == ["b", "c"]
+    assert build_config({**out, "train": {}}).stages[0].optim.lr == 1e-4  # "1e-4" (a YAML string) → float
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        apply_overrides(raw, ["train.steps"])
+    with pytest.raises(ConfigError, match="no such list index"):
+        apply_overrides(raw, ["stages.5.steps=1"])
+
+
+def test_value_checks():
+    with pytest.raises(ConfigError, match=r"patch_size: must be at least 15"):
+        build_config({"data": {"hr_dirs": ["a"], "patch_size": 8}})
+    with pytest.raises(ConfigError, match=r"data\.hr_dirs: give at least one"):
+        build_config({})
+    with pytest.raises(ConfigError, match=r"model\.variant: unknown"):
+        build_config({"data": {"hr_dirs": ["a"]}, "model": {"variant": "edsr"}})
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_repository_configs_parse(path):
+    cfg = load_config(path)
+    assert cfg.stages and all(s.steps > 0 for s in cfg.stages)
+
+
+def test_bad_yaml(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(p)
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "missing.yaml")

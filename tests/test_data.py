@@ -1,0 +1,83 @@
+import pytest
+import torch
+
+from _train_helpers import make_images
+from rlfn.data import PatchDataset, StepBatchSampler, augment, check_patch, load_images
+from rlfn.errors import ConfigError
+from rlfn.evaluate import make_lr
+
+
+@pytest.fixture
+def images(tmp_path):
+    return load_images([str(make_images(tmp_path / "hr", n=3))], None, 2, "cached")
+
+
+def test_samples_are_deterministic_and_paired(images):
+    ds = PatchDataset(images, 2, 16, augment=False, seed=3)
+    lr, hr = ds[5]
+    lr2, hr2 = ds[5]
+    assert torch.equal(lr, lr2) and torch.equal(hr, hr2)
+    assert lr.shape == (3, 16, 16) and hr.shape == (3, 32, 32) and lr.dtype == torch.uint8
+    assert not torch.equal(ds[6][1], hr)
+    # the LR patch is the matching crop of the whole image's MATLAB bicubic LR: find it
+    found = False
+    for im in images:
+        full = make_lr(im.hr.double(), 2).to(torch.uint8)
+        for y in range(full.shape[1] - 15):
+            for x in range(full.shape[2] - 15):
+                if torch.equal(full[:, y:y + 16, x:x + 16], lr) and torch.equal(im.hr[:, 2 * y:2 * y + 32, 2 * x:2 * x + 32], hr):
+                    found = True
+    assert found
+    assert not torch.equal(PatchDataset(images, 2, 16, augment=False, seed=4)[5][1], hr)  # the seed matters
+
+
+def test_on_the_fly_lr_is_close_to_cached(tmp_path):
+    folder = make_images(tmp_path / "hr", n=2)
+    a = PatchDataset(load_images([str(folder)], None, 2, "cached"), 2, 16, augment=False)
+    b = PatchDataset(load_images([str(folder)], None, 2, "on_the_fly"), 2, 16, augment=False)
+    (la, ha), (lb, hb) = a[0], b[0]
+    assert torch.equal(ha, hb)
+    inner = (la.float() - lb.float())[:, 3:-3, 3:-3].abs()  # borders differ: whole-image vs patch context
+    assert inner.max() <= 1
+
+
+def test_augment_is_the_same_on_both():
+    lr = torch.arange(2 * 3 * 4 * 4).reshape(2 * 3, 4, 4)[:3].to(torch.uint8)
+    hr = lr.repeat_interleave(2, -1).repeat_interleave(2, -2)
+    for code in range(8):
+        a, b = augment(lr, hr, code)
+        assert torch.equal(a.repeat_interleave(2, -1).repeat_interleave(2, -2), b)
+    assert len({augment(lr, hr, c)[0].numpy().tobytes() for c in range(8)}) == 8
+
+
+def test_sampler_resumes_and_shards():
+    full = list(StepBatchSampler(4, 0, 6))
+    assert list(StepBatchSampler(4, 3, 6)) == full[3:]
+    r0, r1 = list(StepBatchSampler(4, 0, 3, 0, 2)), list(StepBatchSampler(4, 0, 3, 1, 2))
+    flat = [i for b in r0 + r1 for i in b]
+    assert len(flat) == len(set(flat)) == 24
+
+
+def test_bad_folders(tmp_path):
+    with pytest.raises(ConfigError, match=r"data\.hr_dirs: .*nowhere: no such folder"):
+        load_images([str(tmp_path / "nowhere")], None, 2, "cached")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"empty: has no images"):
+        load_images([str(tmp_path / "empty")], None, 2, "cached")
+    small = load_images([str(make_images(tmp_path / "small", n=1, size=(20, 20)))], None, 2, "cached")
+    with pytest.raises(ConfigError, match=r"img00\.png: 20×20 pixels is smaller than the HR patch 32×32"):
+        check_patch(small, 2, 16)
+
+
+def test_paired_lr_folder(tmp_path):
+    hr_dir = make_images(tmp_path / "hr", n=2)
+    lr_dir = tmp_path / "lr"
+    lr_dir.mkdir()
+    from PIL import Image
+
+    for p in sorted(hr_dir.iterdir()):
+        Image.open(p).resize((24, 20), Image.NEAREST).save(lr_dir / f"{p.stem}x2.png")
+    ims = load_images([str(hr_dir)], [str(lr_dir)], 2, "cached")
+    assert ims[0].lr.shape == (3, 20, 24) and ims[0].hr.shape == (3, 40, 48)
+    lr, hr = PatchDataset(ims, 2, 16, augment=False)[0]
+    assert lr.shape == (3, 16, 16) and hr.shape == (3, 32, 32)

@@ -1,0 +1,143 @@
+"""The trainer on a tiny image set: learning, warm-started stages, resume, outputs, bad configs."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import rlfn
+from _train_helpers import tiny_config
+from rlfn.errors import ConfigError
+from rlfn.trainer import Trainer
+
+
+def _train_losses(run_dir):
+    recs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in recs if r["kind"] == "train"]
+
+
+def test_a_few_steps_lower_the_loss_and_export_loads(tmp_path):
+    cfg = tiny_config(tmp_path, train={"steps": 12})
+    final = Trainer(cfg, quiet=True).fit()
+    losses = _train_losses(tmp_path / "run")
+    assert len(losses) == 12
+    assert sum(losses[-3:]) / 3 < 0.7 * sum(losses[:3]) / 3
+    model = rlfn.load_file(final)  # what rlfn upscale / rlfn eval read
+    assert (model.variant, model.scale, model.pixel_range) == ("rlfn_s", 2, 1.0)
+    assert model(torch.rand(3, 20, 20)).shape == (3, 40, 40)
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
+    assert {"params", "optimizer", "scheduler", "stage", "step", "config", "rng", "rlfn_meta"} <= set(ckpt)
+    assert (tmp_path / "run" / "train.log").read_text().count(" val val: PSNR") == 1
+    assert (tmp_path / "run" / "config.yaml").exists()
+
+
+def test_second_stage_warm_starts_with_fresh_optimizer(tmp_path, monkeypatch):
+    stages = [{"name": "a", "steps": 4}, {"name": "b", "steps": 3, "loss": {"contrastive": 0.1}, "optim": {"lr": 5e-4}}]
+    cfg = tiny_config(tmp_path, stages=stages)
+    seen = []
+    orig = Trainer._new_optimizer
+
+    def spy(self, st):
+        seen.append((self.stage, {k: v.clone() for k, v in self.model.state_dict().items()}))
+        orig(self, st)
+        assert not self.opt.state  # no moments carried over
+        assert self.opt.param_groups[0]["lr"] == pytest.approx(st.optim.lr)
+
+    monkeypatch.setattr(Trainer, "_new_optimizer", spy)
+    Trainer(cfg, quiet=True).fit()
+    assert [s for s, _ in seen] == [0, 1]
+    stage1 = load_file(str(tmp_path / "run" / "export" / "tiny_stage1_a.safetensors"))
+    assert all(torch.equal(seen[1][1][k].contiguous(), v) for k, v in stage1.items())
+    assert not all(torch.equal(seen[0][1][k].contiguous(), v) for k, v in stage1.items())
+    assert (tmp_path / "run" / "export" / "tiny_stage2_b.safetensors").exists()
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_resume_reproduces_uninterrupted_run(tmp_path, monkeypatch):
+    stages = [{"name": "a", "steps": 5}, {"name": "b", "steps": 4, "loss": {"contrastive": 0.1}}]
+    common = dict(stages=stages, train={"checkpoint_every": 3, "ema": 0.9},
+                  optim={"schedule": "cosine", "warmup_steps": 1, "grad_clip": 1.0})
+    straight = Trainer(tiny_config(tmp_path / "a", **common), quiet=True).fit()
+
+    cfg = tiny_config(tmp_path / "b", **common)
+    orig = Trainer._log_train
+
+    def crash(self, *a, **k):
+        orig(self, *a, **k)
+        if self.stage == 1 and self.step == 2:  # after the checkpoint at stage 2's... step 0, before step 3
+            raise _Interrupt
+
+    monkeypatch.setattr(Trainer, "_log_train", crash)
+    with pytest.raises(_Interrupt):
+        Trainer(cfg, quiet=True).fit()
+    monkeypatch.setattr(Trainer, "_log_train", orig)
+    with pytest.raises(ConfigError, match="already holds a run"):
+        Trainer(cfg, quiet=True)
+    resumed = Trainer(cfg, resume="auto", quiet=True).fit()
+    a, b = load_file(str(straight)), load_file(str(resumed))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+    la, lb = _train_losses(tmp_path / "a" / "run"), _train_losses(tmp_path / "b" / "run")
+    assert lb[: len(la)][-2:] != [] and la == pytest.approx(lb[:5] + lb[-4:], rel=1e-5)
+
+
+def test_mid_stage_resume_matches(tmp_path, monkeypatch):
+    common = dict(train={"steps": 6, "checkpoint_every": 3, "ema": 0.9}, optim={"schedule": "cosine"})
+    straight = Trainer(tiny_config(tmp_path / "a", **common), quiet=True).fit()
+    cfg = tiny_config(tmp_path / "b", **common)
+    orig = Trainer._log_train
+
+    def crash(self, *a, **k):
+        orig(self, *a, **k)
+        if self.step == 4:
+            raise _Interrupt
+
+    monkeypatch.setattr(Trainer, "_log_train", crash)
+    with pytest.raises(_Interrupt):
+        Trainer(cfg, quiet=True).fit()
+    monkeypatch.setattr(Trainer, "_log_train", orig)
+    resumed = Trainer(cfg, resume="auto", quiet=True).fit()
+    a, b = load_file(str(straight)), load_file(str(resumed))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+
+
+def test_x4_from_x2_takes_everything_but_the_upsampler(tmp_path):
+    x2 = tmp_path / "x2.safetensors"
+    rlfn.checkpoint.save_safetensors(rlfn.create_model("rlfn_s", 2), x2, {"variant": "rlfn_s", "scale": 2, "pixel_range": 1.0})
+    cfg = tiny_config(tmp_path, model={"scale": 4, "init_from": str(x2)})
+    t = Trainer(cfg, quiet=True)
+    src = load_file(str(x2))
+    own = t.model.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in src.items() if not k.startswith("upsampler"))
+    assert own["upsampler.0.weight"].shape[0] == 48 and "upsampler" in t.init_note
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"data": {"hr_dirs": ["/nonexistent/folder"]}}, r"data\.hr_dirs: /nonexistent/folder: no such folder"),
+    ({"data": {"patch_size": 40}}, r"img00\.png: 48×40 pixels is smaller than the HR patch 80×80"),
+    ({"val": {"hr_dirs": ["/nonexistent/val"]}}, r"val\.hr_dirs: /nonexistent/val: no such folder"),
+])
+def test_bad_data_fails_before_training(tmp_path, change, message):
+    cfg = tiny_config(tmp_path, **change)
+    with pytest.raises(ConfigError, match=message):
+        Trainer(cfg, quiet=True)
+    assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_cli_bad_config_is_one_line(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("data: {hr_dirs: [x]}\noptim: {lr: 1e-3, momentum: 0.9}\n")
+    r = subprocess.run([sys.executable, "-m", "rlfn", "train", str(p)], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "rlfn train: error: optim.momentum: unknown key (known here: betas, gamma, " \
+                               "grad_clip, lr, milestones, min_lr, name, schedule, warmup_steps, weight_decay)"
+    (tmp_path / "empty").mkdir()
+    p.write_text(f"data: {{hr_dirs: ['{tmp_path / 'empty'}']}}\n")
+    r = subprocess.run([sys.executable, "-m", "rlfn", "train", str(p)], capture_output=True, text=True)
+    assert r.returncode == 2 and "has no images" in r.stderr and len(r.stderr.strip().splitlines()) == 1
