@@ -71,6 +71,18 @@ def test_16bit_colour_round_trip(tmp_path, channels):
     np.testing.assert_array_equal(pic.pixels, px)
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16bit_colour_tiff_round_trip(tmp_path, channels):
+    px = RNG.integers(0, 65536, size=(70, 11, channels), dtype=np.uint16)
+    save_picture(Picture(px, icc=b"opaque icc"), tmp_path / "c.tif")
+    with Image.open(tmp_path / "c.tif") as im:  # a valid TIFF to Pillow too, which reads 8 bits of it
+        assert im.mode == ("RGB", "RGBA")[channels - 3]
+        np.testing.assert_array_equal(np.asarray(im), (px >> 8).astype(np.uint8))
+    pic = load_picture(tmp_path / "c.tif")
+    assert pic.bits == 16 and pic.icc == b"opaque icc"
+    np.testing.assert_array_equal(pic.pixels, px)
+
+
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
 def test_16bit_grey_round_trip(tmp_path, suffix):
     px = RNG.integers(0, 65536, size=(9, 11, 1), dtype=np.uint16)

@@ -202,3 +202,18 @@ def test_onnxruntime_backend(tmp_path, weights, capsys):
     a = np.asarray(Image.open(tmp_path / "o" / "a_x2.png")).astype(int)
     b = np.asarray(Image.open(tmp_path / "t" / "a_x2.png")).astype(int)
     assert np.abs(a - b).max() <= 1
+
+
+def test_readme_main_command_with_bundled_weights(tmp_path, capsys):
+    """`rlfn upscale examples/demo.png -o out/`: the bundled default weights, no network."""
+    from rlfn.loader import DEFAULT_MODEL, DEFAULT_SCALE, bundled_weights_path
+
+    if bundled_weights_path(DEFAULT_MODEL, DEFAULT_SCALE) is None:
+        pytest.skip("the bundled default weights are not in this checkout yet")
+    demo = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "demo.png"
+    if not demo.exists():
+        pytest.skip("examples/demo.png is absent")
+    rc, err = run(capsys, demo, "-o", str(tmp_path / "out") + "/", "--tile", "64")
+    assert rc == 0, err
+    out = Image.open(tmp_path / "out" / "demo_x4.png")
+    assert out.size == tuple(4 * n for n in Image.open(demo).size)

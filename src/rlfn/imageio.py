@@ -9,6 +9,8 @@ import contextlib
 import os
 import tempfile
 import threading
+import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -251,6 +253,29 @@ def _read_png16(path: Path, limit: int | None) -> Picture:
     return Picture(pixels, data.icc, exif_bytes, "PNG")
 
 
+def _read_tiff16(path: Path, limit: int | None) -> Picture | None:
+    """A 16-bit RGB(A) TIFF read at full depth, or None for any other file (Pillow would give 8 bits)."""
+    from . import tiff16
+
+    try:
+        with _pillow_limit_off():
+            im = Image.open(path)
+        with im:
+            if not tiff16.is_16bit_colour(im):
+                return None
+            _check_size(path, im.size, limit)
+            orientation = int(im.tag_v2.get(_ORIENTATION, 1))
+            exif = _exif_without_orientation(im)
+    except (OSError, SyntaxError, ValueError):
+        return None  # open_image will report it properly
+    try:
+        pixels, icc = tiff16.read(path)
+    except (ValueError, OSError, zlib.error) as e:
+        warnings.warn(f"{path}: read with 8 bits per sample ({e})", stacklevel=2)
+        return None
+    return Picture(_orient(pixels, orientation), icc, exif, "TIFF")
+
+
 def _pixels_of(im: Image.Image, path: Path) -> np.ndarray:
     """H×W×C uint8/uint16 pixels of a decoded Pillow image, keeping grey, alpha and 16-bit depth."""
     mode = im.mode
@@ -287,6 +312,9 @@ def load_picture(path: str | Path, max_pixels: int | None = None) -> Picture:
         hdr = png16.read_header(path)
         if hdr is not None and not hdr.interlace:
             return _read_png16(path, limit)
+    pic16 = _read_tiff16(path, limit)
+    if pic16 is not None:
+        return pic16
     im = open_image(path, max_pixels=limit)
     pixels = np.ascontiguousarray(_pixels_of(im, path))
     icc = im.info.get("icc_profile") if im.mode != "CMYK" else None  # a CMYK profile does not fit RGB pixels
@@ -314,7 +342,7 @@ def save_picture(pic: Picture, path: str | Path, fmt: str | None = None, *, qual
                  overwrite: bool = False, warn: Callable[[str], None] | None = None) -> Path:
     """Write ``pic`` atomically in ``fmt`` (default: from the suffix), converting what the format cannot hold.
 
-    16 bits survive in PNG (any channels) and TIFF (grey); JPEG has no alpha (dropped, with a warning);
+    16 bits survive in PNG (any channels) and TIFF (grey, RGB, RGBA); JPEG has no alpha (dropped, with a warning);
     the ICC profile and EXIF go along wherever the format carries them.
     """
     from . import png16
@@ -326,12 +354,16 @@ def save_picture(pic: Picture, path: str | Path, fmt: str | None = None, *, qual
     if fmt == "JPEG" and pic.has_alpha:
         note(f"{path.name}: JPEG has no alpha channel; the alpha is dropped (choose png, webp or tif to keep it)")
         arr = arr[:, :, :-1]
-    if arr.dtype == np.uint16 and not (fmt == "PNG" or (fmt == "TIFF" and arr.shape[2] == 1)):
+    if arr.dtype == np.uint16 and not (fmt == "PNG" or (fmt == "TIFF" and arr.shape[2] != 2)):
         note(f"{path.name}: {fmt} cannot hold these 16-bit pixels here; written with 8 bits (choose png to keep 16)")
         arr = _to_8bit(arr)
     if fmt == "WEBP" and arr.shape[2] == 2:  # WebP has no grey + alpha
         arr = np.concatenate([arr[:, :, :1]] * 3 + [arr[:, :, 1:]], axis=2)
     out = Picture(arr, pic.icc, pic.exif, pic.format, pic.dpi)
+    if arr.dtype == np.uint16 and arr.shape[2] > 1 and fmt == "TIFF":
+        from . import tiff16
+
+        return atomic_write(path, lambda tmp: Path(tmp).write_bytes(tiff16.encode(arr, pic.icc)), overwrite=overwrite)
     if arr.dtype == np.uint16 and arr.shape[2] > 1:
         return atomic_write(path, lambda tmp: Path(tmp).write_bytes(png16.encode(arr, pic.icc, pic.exif)),
                             overwrite=overwrite)

@@ -238,6 +238,6 @@ def run(args: argparse.Namespace) -> int:
     secs = time.perf_counter() - start
     if not quiet or failed:
         extra = f", {skipped} skipped" if skipped else ""
-        rate = f", {megapixels / secs:.2f} input MP/s" if done and secs > 0 else ""
+        rate = f", {megapixels / secs:.3g} input MP/s" if done and secs > 0 else ""
         say(f"{done} upscaled, {len(failed)} failed{extra} in {secs:.1f} s{rate}")
     return 1 if failed else 0
