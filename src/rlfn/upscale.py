@@ -12,6 +12,8 @@ an array of the input's own type, so memory stays near the size of the output it
 from __future__ import annotations
 
 import copy
+import ctypes
+import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,27 @@ class Stats:
 
     tiles: int = 0
     fell_back: bool = False
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def trim_heap() -> None:
+    """Return freed heap memory to the OS (glibc only; elsewhere nothing).
+
+    A tile's activations are freed when it is done, but smaller intermediate buffers leave the heap
+    fragmented and, tile after tile, resident memory creeps up by ~100 MB per 512-pixel tile (measured:
+    1.5 GB instead of 0.8 GB for a 2000×1500 ×4 image). Trimming after each tile costs milliseconds.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def default_tile(device: torch.device) -> int:
@@ -177,7 +200,10 @@ class Upscaler:
         """One tile: 1×3×h×w float32 in [0, 1] → 1×3×sh×sw, float32 on the CPU."""
         whole = (win.y0, win.x0, win.height, win.width) == (0, 0, x.shape[2], x.shape[3])
         with esa_window(None if whole else win):
-            return self._forward_window(x)
+            y = self._forward_window(x)
+        if not whole and self.device.type == "cpu":
+            trim_heap()
+        return y
 
     def _forward_window(self, x: torch.Tensor) -> torch.Tensor:
         if self._half_model is not None:
