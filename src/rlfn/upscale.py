@@ -17,7 +17,7 @@ import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal, Protocol, TypeVar, Union, runtime_checkable
+from typing import Callable, Literal, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import torch
@@ -377,8 +377,6 @@ class Upscaler:
         del pic
         return save_picture(big, dst, fmt, quality=quality, overwrite=overwrite, warn=self._warn_fn)
 
-
-AnyImage = Union[Image.Image, np.ndarray, torch.Tensor]
 
 
 def upscale(image: ImageT, model: str | Path | SRModel | None = None, scale: int | None = None, **kw) -> ImageT:
