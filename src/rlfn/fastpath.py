@@ -1,21 +1,215 @@
 """The fast inference path that ``rlfn upscale`` uses by default.
 
 ``optimize(model)`` returns an :class:`SRModel` computing the same function as ``model`` (max difference
-≤ 1e-4 in [0, 1] units), arranged for speed on its device. First version: channels-last memory format on
-the CPU, which oneDNN's convolutions prefer.
+≤ 1e-4 in [0, 1] units), arranged for speed on its device. On the CPU the default is channels-last
+activations end to end: oneDNN's direct convolutions run on NHWC without the layout reorders that every
+NCHW ``conv2d`` call pays for. That was the one option that paid reliably on the 2-core AVX2 machine this
+was measured on (``benchmarks/cpu_speed.py --options``, ``docs/efficiency.md``). Two more are here,
+off by default because they did not pay there, and ready for CPUs where they do:
+
+- ``pad``: the trunk zero-padded to a multiple of 8 channels (52 → 56; AVX2 kernels work in blocks of
+  8 channels); the padded network computes the same function (:func:`pad_channels`);
+- ``fuse``: oneDNN fused convolutions (``torch.ops.mkldnn._convolution_pointwise``, the kernels
+  ``torch.compile`` emits on the CPU): LeakyReLU, the ESA's sigmoid and the residual additions inside
+  the convolutions, with the [0, 255] pixel range of the official weights folded into the first and
+  last convolutions.
+
+On other devices (CUDA, MPS) the module is only copied and put in eval mode; ``torch.compile`` is
+available on every device with ``compile=True`` (slow to start: it compiles per input size).
 """
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from .descriptor import SRModel
+from .model import ESA, NEG_SLOPE, RLFB, RLFN
+
+CHANNEL_MULTIPLE = 8  # AVX2 oneDNN kernels block channels by 8 (AVX-512 by 16; 8 still avoids a tail)
 
 
-def optimize(model: SRModel) -> SRModel:
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+# --------------------------------------------------------------------------------------------------
+# Zero-padding the channel count
+
+
+def _pad_conv(conv: nn.Conv2d, cin: int, cout: int) -> nn.Conv2d:
+    """``conv`` widened to cin inputs / cout outputs; the added weights and biases are zero, so the
+    original outputs are unchanged and the added outputs are exactly 0 (for zero added inputs)."""
+    new = nn.Conv2d(cin, cout, conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.groups,
+                    bias=conv.bias is not None, device=conv.weight.device, dtype=conv.weight.dtype)
+    with torch.no_grad():
+        new.weight.zero_()
+        new.weight[: conv.out_channels, : conv.in_channels].copy_(conv.weight)
+        if conv.bias is not None:
+            new.bias.zero_()
+            new.bias[: conv.out_channels].copy_(conv.bias)
+    return new
+
+
+def pad_channels(module: RLFN, channels: int, mid_channels: int | None = None) -> RLFN:
+    """An RLFN with the trunk widened to ``channels`` (and the blocks' inner width to ``mid_channels``)
+    that computes the same function as ``module``.
+
+    Why it is exact: every added channel starts at 0 (zero weights and bias in ``conv_1``) and stays 0:
+    LeakyReLU(0) = 0, the residual additions add 0 to 0, and the ESA multiplies it by sigmoid(·);
+    the layers reading those channels have zero weights for them. The ESA's 16 channels are unchanged.
+    """
+    mid = mid_channels if mid_channels is not None else _round_up(module.mid_channels, CHANNEL_MULTIPLE)
+    if channels < module.channels or mid < module.mid_channels:
+        raise ValueError(f"cannot pad {module.channels}/{module.mid_channels} channels down to {channels}/{mid}")
+    esa_ch = module.block_1.esa.conv1.out_channels
+    out_ch = module.upsampler[0].out_channels // module.scale**2
+    new = RLFN(module.scale, channels, mid, module.num_blocks, esa_ch, module.conv_1.in_channels, out_ch)
+    new = new.to(device=module.conv_1.weight.device, dtype=module.conv_1.weight.dtype)
+    new.conv_1 = _pad_conv(module.conv_1, module.conv_1.in_channels, channels)
+    new.conv_2 = _pad_conv(module.conv_2, channels, channels)
+    new.upsampler[0] = _pad_conv(module.upsampler[0], channels, module.upsampler[0].out_channels)
+    for old_b, new_b in zip(module.blocks, new.blocks):
+        new_b.c1_r = _pad_conv(old_b.c1_r, channels, mid)
+        new_b.c2_r = _pad_conv(old_b.c2_r, mid, mid)
+        new_b.c3_r = _pad_conv(old_b.c3_r, mid, channels)
+        new_b.c5 = _pad_conv(old_b.c5, channels, channels)
+        new_b.esa.conv1 = _pad_conv(old_b.esa.conv1, channels, esa_ch)
+        new_b.esa.conv4 = _pad_conv(old_b.esa.conv4, esa_ch, channels)
+        for name in ("conv_f", "conv2", "conv3"):
+            setattr(new_b.esa, name, copy.deepcopy(getattr(old_b.esa, name)))
+    return new.eval()
+
+
+# --------------------------------------------------------------------------------------------------
+# Fused oneDNN execution
+
+
+def fused_ops_available() -> bool:
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
+class _FusedConv(nn.Module):
+    """One convolution run through oneDNN with its following element-wise step fused in.
+
+    Falls back to ``F.conv2d`` + the same step where oneDNN is not usable (other devices, autograd).
+    """
+
+    def __init__(self, conv: nn.Conv2d, weight_scale: float = 1.0, bias_scale: float = 1.0):
+        super().__init__()
+        self.weight = nn.Parameter(conv.weight.detach() * weight_scale, requires_grad=False)
+        self.bias = nn.Parameter(conv.bias.detach() * bias_scale, requires_grad=False)
+        self.stride = list(conv.stride)
+        self.padding = list(conv.padding)
+        self.dilation = list(conv.dilation)
+        self.groups = conv.groups
+
+    def _use_onednn(self, x: torch.Tensor) -> bool:
+        return x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+
+    def forward(self, x: torch.Tensor, act: str = "none") -> torch.Tensor:
+        if self._use_onednn(x):
+            scalars = [NEG_SLOPE] if act == "leaky_relu" else []
+            return torch.ops.mkldnn._convolution_pointwise(
+                x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups, act, scalars, ""
+            )
+        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return _ACTS[act](y)
+
+    def add(self, x: torch.Tensor, other: torch.Tensor, act: str = "none") -> torch.Tensor:
+        """act(conv(x) + other)"""
+        if self._use_onednn(x):
+            return torch.ops.mkldnn._convolution_pointwise(
+                x, other, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups,
+                "add", None, None if act == "none" else act, [], "",
+            )
+        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return _ACTS[act](y + other)
+
+
+_ACTS = {
+    "none": lambda y: y,
+    "leaky_relu": lambda y: F.leaky_relu(y, NEG_SLOPE),
+    "sigmoid": torch.sigmoid,
+}
+
+
+class _FusedRLFB(nn.Module):
+    def __init__(self, block: RLFB):
+        super().__init__()
+        self.c1_r, self.c2_r, self.c3_r, self.c5 = (_FusedConv(c) for c in (block.c1_r, block.c2_r, block.c3_r, block.c5))
+        esa: ESA = block.esa
+        self.conv1, self.conv2, self.conv3, self.conv_f, self.conv4 = (
+            _FusedConv(c) for c in (esa.conv1, esa.conv2, esa.conv3, esa.conv_f, esa.conv4)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.c1_r(x, "leaky_relu")
+        out = self.c2_r(out, "leaky_relu")
+        out = self.c3_r(out, "leaky_relu")
+        # LeakyReLU comes before the residual addition, so the addition cannot ride in the conv's post-ops
+        inplace = not torch.is_grad_enabled()  # in-place saves a full-size allocation; autograd forbids it
+        out = self.c5(out.add_(x) if inplace else out + x)
+        # ESA: the same operations as model.ESA, with add and sigmoid fused into conv_f and conv4
+        c1_ = self.conv1(out)
+        c1 = F.max_pool2d(self.conv2(c1_), kernel_size=7, stride=3)
+        c3 = F.interpolate(self.conv3(c1), size=out.shape[-2:], mode="bilinear", align_corners=False)
+        gate = self.conv4(self.conv_f.add(c1_, c3), "sigmoid")
+        return gate.mul_(out) if inplace else gate * out
+
+
+class FusedRLFN(nn.Module):
+    """An RLFN arranged for fast inference (see the module docstring). Input and output in
+    [0, ``1``]: the pixel range of the source weights is folded into the first and last convolutions."""
+
+    def __init__(self, module: RLFN, pixel_range: float = 1.0):
+        super().__init__()
+        self.scale = module.scale
+        self.conv_1 = _FusedConv(module.conv_1, weight_scale=pixel_range)
+        self.blocks = nn.ModuleList(_FusedRLFB(b) for b in module.blocks)
+        self.conv_2 = _FusedConv(module.conv_2)
+        self.up = _FusedConv(module.upsampler[0], 1 / pixel_range, 1 / pixel_range)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.contiguous(memory_format=torch.channels_last)
+        feat = self.conv_1(x)
+        out = feat
+        for block in self.blocks:
+            out = block(out)
+        return F.pixel_shuffle(self.up(self.conv_2.add(out, feat)), self.scale)
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = False, compile: bool = False) -> SRModel:
+    """The fast version of ``model`` (same function within 1e-4 in [0, 1] units).
+
+    The default is channels-last only: padding and fusion were measured (``benchmarks/cpu_speed.py
+    --options``) and did not pay on the 2-core AVX2 machine this was tuned on; they stay available.
+    ``pad``: trunk channel count to zero-pad to (``"auto"``: the next multiple of 8; ``None``: none).
+    ``fuse``: oneDNN fused convolutions on the CPU. ``compile``: wrap in ``torch.compile``.
+    Models that are not an :class:`RLFN` only get eval mode (and channels-last on the CPU).
+    """
     fast = copy.copy(model)
-    fast.module = copy.deepcopy(model.module).eval()
-    if model.device.type == "cpu":
-        fast.module = fast.module.to(memory_format=torch.channels_last)
+    module = copy.deepcopy(model.module).eval()
+    on_cpu = model.device.type == "cpu"
+    if isinstance(module, RLFN) and on_cpu:
+        if pad == "auto":
+            pad = _round_up(module.channels, CHANNEL_MULTIPLE)
+        if pad is not None and (pad != module.channels or module.mid_channels % CHANNEL_MULTIPLE):
+            module = pad_channels(module, int(pad))
+        if fuse and fused_ops_available() and model.dtype == torch.float32:
+            module = FusedRLFN(module, model.pixel_range).eval()
+            fast = replace(fast, pixel_range=1.0)
+        else:
+            module = module.to(memory_format=torch.channels_last)
+    elif on_cpu:
+        module = module.to(memory_format=torch.channels_last)
+    if compile:
+        module = torch.compile(module)
+    fast.module = module
     return fast
