@@ -218,6 +218,17 @@ def test_atomic_write_failure_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        save_picture(Picture(np.zeros((2, 2, 3), np.uint8)), tmp_path / "x.png")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "x.png").stat().st_mode & 0o777 == 0o644
+
+
 def test_no_overwrite_unless_asked(tmp_path):
     (tmp_path / "x.png").write_bytes(b"keep me")
     with pytest.raises(ImageError, match="--overwrite"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 import threading
 import warnings
 import zlib
@@ -123,6 +123,19 @@ def tensor_to_uint8(img: torch.Tensor) -> np.ndarray:
     return (img.detach().float().clamp(0, 1) * 255.0).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
+def _new_temp_file(parent: Path, path: Path) -> str:
+    """An empty, exclusively created file beside ``path``, with the permissions a plain open() would give
+    (``tempfile.mkstemp`` makes files private, 0600, which is wrong for images people share)."""
+    for _ in range(100):
+        tmp = parent / f".{path.stem}.{secrets.token_hex(4)}.part{path.suffix}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return str(tmp)
+        except FileExistsError:
+            continue
+    raise OSError(17, "no free temporary name")
+
+
 def atomic_write(path: str | Path, write, overwrite: bool = False) -> Path:
     """Call ``write(tmp_path)`` then rename to ``path``: a crash never leaves a partial file behind."""
     path = Path(path)
@@ -131,8 +144,7 @@ def atomic_write(path: str | Path, write, overwrite: bool = False) -> Path:
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=parent)
-        os.close(fd)
+        tmp = _new_temp_file(parent, path)
     except OSError as e:
         raise ImageError(f"{path}: cannot write there ({e.strerror or e})") from None
     try:
