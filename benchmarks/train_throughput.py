@@ -1,0 +1,115 @@
+"""Training throughput: `rlfn train`'s loop (data loading included) against a bare PyTorch loop.
+
+Both sides train RLFN-S x4 (default) on batches of 16 LR patches of 48x48 with L1 and Adam, in the same
+process, alternating rounds so that a busy machine slows both alike. The bare loop feeds pre-made random
+tensors (no data at all); the trainer reads real images (cached MATLAB-bicubic LR, random crops, flips,
+rotations), runs its scheduler, logging and (optionally) EMA and gradient clipping.
+
+    python benchmarks/train_throughput.py [--data DIR ...] [--steps 8] [--rounds 2] [--threads 1]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = [REPO.parent / "shared" / "data" / "train" / "div2k-0901-1000-lr-x4",
+                REPO.parent / "shared" / "data" / "train" / "sun-hays-80"]
+
+
+def bare_loop(variant: str, scale: int, batch: int, patch: int, steps: int, warmup: int, channels_last: bool) -> float:
+    import rlfn
+
+    torch.manual_seed(0)
+    model = rlfn.create_model(variant, scale)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.99))
+    lr = torch.rand(batch, 3, patch, patch)
+    if channels_last:
+        lr = lr.contiguous(memory_format=torch.channels_last)
+    hr = torch.rand(batch, 3, patch * scale, patch * scale)
+    for i in range(warmup + steps):
+        if i == warmup:
+            t0 = time.perf_counter()
+        loss = torch.nn.functional.l1_loss(model(lr), hr)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return steps / (time.perf_counter() - t0)
+
+
+def trainer_loop(variant: str, scale: int, batch: int, patch: int, steps: int, warmup: int, data: list[str],
+                 workers: int, ema: float, clip: float, channels_last: bool, threads: int) -> float:
+    from rlfn.config import build_config
+    from rlfn.trainer import Trainer
+
+    marks: list[float] = []
+
+    class Timed(Trainer):
+        def _log_train(self, *a, **k):  # called at step `warmup` and at the last step
+            super()._log_train(*a, **k)
+            marks.append(time.perf_counter())
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = build_config({
+            "name": "bench", "out_dir": str(Path(tmp) / "run"),
+            "model": {"variant": variant, "scale": scale},
+            "data": {"hr_dirs": data, "patch_size": patch, "batch_size": batch, "workers": workers},
+            "loss": {"l1": 1.0}, "optim": {"lr": 1e-4, "grad_clip": clip},
+            "train": {"steps": warmup + steps, "log_every": warmup, "checkpoint_every": 10**9, "ema": ema,
+                      "tensorboard": False, "threads": threads, "channels_last": channels_last},
+        })
+        Timed(cfg, quiet=True).fit()
+    return steps / (marks[-1] - marks[0])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", nargs="+", default=[str(p) for p in DEFAULT_DATA])
+    ap.add_argument("--variant", default="rlfn_s")
+    ap.add_argument("--scale", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--patch", type=int, default=48)
+    ap.add_argument("--steps", type=int, default=8, help="timed steps per round")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-channels-last", action="store_true")
+    args = ap.parse_args()
+    for d in args.data:
+        if not Path(d).is_dir():
+            print(f"train_throughput: {d}: no such folder (give --data)", file=sys.stderr)
+            return 2
+    torch.set_num_threads(args.threads)
+    cl = not args.no_channels_last
+    common = (args.variant, args.scale, args.batch, args.patch, args.steps, args.warmup)
+    rows: dict[str, list[float]] = {"bare loop (random tensors)": [], "rlfn train (data, sched, logs)": [],
+                                    "rlfn train + EMA + grad clip": []}
+    for r in range(args.rounds):
+        rows["bare loop (random tensors)"].append(bare_loop(*common, cl))
+        rows["rlfn train (data, sched, logs)"].append(trainer_loop(*common, args.data, args.workers, 0.0, 0.0, cl, args.threads))
+        rows["rlfn train + EMA + grad clip"].append(trainer_loop(*common, args.data, args.workers, 0.999, 1.0, cl, args.threads))
+        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{v[-1]:.3f}" for v in rows.values()) + " it/s", file=sys.stderr)
+    print(f"{args.variant} x{args.scale}, batch {args.batch}, LR patch {args.patch}x{args.patch}, {args.threads} thread(s), "
+          f"channels_last={cl}, loader workers {args.workers}; median of {args.rounds} rounds x {args.steps} steps")
+    base = statistics.median(rows["bare loop (random tensors)"])
+    print(f"| {'loop':<32} | {'it/s':>7} | {'patches/s':>9} | {'vs bare':>8} |")
+    print(f"| {'-' * 32} | {'-' * 7} | {'-' * 9} | {'-' * 8} |")
+    for name, v in rows.items():
+        m = statistics.median(v)
+        print(f"| {name:<32} | {m:7.3f} | {m * args.batch:9.1f} | {m / base:7.1%} |")
+    slow = 1 - statistics.median(rows["rlfn train (data, sched, logs)"]) / base
+    print(f"trainer is {slow:.1%} slower than the bare loop (target: <= 15%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
