@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train the shipped CPU models in order, one process at a time: RLFN-S x2, then RLFN-S x4 started from the
-# x2 body, then a second x2 round. Resumable: rerun the script and each run continues from its last checkpoint (or is skipped
+# x2 body. Resumable: rerun the script and each run continues from its last checkpoint (or is skipped
 # when its final export exists). Usage: scripts/train_cpu.sh [RUNS_DIR]   (default: /work/runs)
 # Run from the repository root (the configs' data paths are relative to it).
 set -euo pipefail
@@ -19,5 +19,3 @@ train() {  # train NAME SCALE CONFIG [--set ...]
 
 train cpu_rlfn_s_x2 2 configs/cpu_rlfn_s_x2.yaml
 train cpu_rlfn_s_x4 4 configs/cpu_rlfn_s_x4.yaml --set "model.init_from=$RUNS/cpu_rlfn_s_x2/rlfn_s_x2.safetensors"
-# then whatever time is left goes to x2: one more warm-started round from the first x2 result
-train cpu_rlfn_s_x2_more 2 configs/cpu_rlfn_s_x2_more.yaml --set "model.init_from=$RUNS/cpu_rlfn_s_x2/rlfn_s_x2.safetensors"
