@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for spec in args.models:
         model = resolve_model(spec, args.scale, device)
-        results.append(bench_model(model, images, name=spec, backend=args.backend, path=args.path,
+        label = Path(spec).name if "/" in spec and ":" not in spec else spec  # a checkpoint: its file name
+        results.append(bench_model(model, images, name=label, backend=args.backend, path=args.path,
                                    warmup=args.warmup, repeat=args.repeat, psnr=psnr.get(spec),
                                    count_input=args.count_size))
     print(format_table(results))
