@@ -145,3 +145,37 @@ def test_cli_bad_config_is_one_line(tmp_path):
     p.write_text(f"data: {{hr_dirs: ['{tmp_path / 'empty'}']}}\n")
     r = subprocess.run([sys.executable, "-m", "rlfn", "train", str(p)], capture_output=True, text=True)
     assert r.returncode == 2 and "has no images" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_schedules():
+    from rlfn.config import OptimConfig
+    from rlfn.trainer import lr_factor
+
+    f = lr_factor(OptimConfig(lr=1e-3, schedule="cosine", warmup_steps=4, min_lr=1e-5), 104)
+    assert [f(t) for t in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert f(54) == pytest.approx(0.5 * (1 + 0.01))  # half way down the cosine
+    assert f(104) == pytest.approx(0.01) and f(200) == pytest.approx(0.01)
+    g = lr_factor(OptimConfig(lr=1e-3, schedule="step", milestones=[10, 20], gamma=0.5), 30)
+    assert (g(9), g(10), g(25)) == (1.0, 0.5, 0.25)
+
+
+def test_adamw_and_ema():
+    from rlfn.config import OptimConfig
+    from rlfn.trainer import EMA, build_optimizer
+
+    model = rlfn.create_model("rlfn_s", 2)
+    opt, _ = build_optimizer(model.parameters(), OptimConfig(name="adamw", weight_decay=0.01), 10)
+    assert isinstance(opt, torch.optim.AdamW) and opt.param_groups[0]["weight_decay"] == 0.01
+    ema = EMA(model, 0.999)
+    before = [p.detach().clone() for p in model.parameters()]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    ema.update(model)  # first update: decay ramps to min(0.999, 1/10) = 0.1
+    for b, e in zip(before, ema.module.parameters()):
+        torch.testing.assert_close(e, b + 0.9)
+    ema.update(model)  # second: decay 2/11, the average moves on towards the model
+    for b, e in zip(before, ema.module.parameters()):
+        torch.testing.assert_close(e, b + 0.9 + 0.1 * 9 / 11)
+    ema.reset(model)
+    assert ema.updates == 0 and all(torch.equal(a, b) for a, b in zip(ema.module.parameters(), model.parameters()))
