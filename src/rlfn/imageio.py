@@ -324,6 +324,7 @@ def load_picture(path: str | Path, max_pixels: int | None = None) -> Picture:
         hdr = png16.read_header(path)
         if hdr is not None and not hdr.interlace:
             return _read_png16(path, limit)
+        warnings.warn(f"{path}: interlaced 16-bit colour PNG, read with 8 bits per sample", stacklevel=2)
     pic16 = _read_tiff16(path, limit)
     if pic16 is not None:
         return pic16

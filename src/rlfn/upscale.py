@@ -151,7 +151,9 @@ class Upscaler:
         self._half_model: SRModel | None = None
         if isinstance(model, SRModel):
             dev = pick_device(device) if device != "auto" or model.device.type == "cpu" else model.device
-            model = model.to(dev)
+            moved = copy.copy(model)  # the caller's model stays where it is
+            moved.module = copy.deepcopy(model.module).to(dev)
+            model = moved
             if fast:
                 from .fastpath import optimize
 
