@@ -74,3 +74,11 @@ def test_bad_yaml(tmp_path):
         load_config(p)
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_saved_config_round_trips_and_still_follows_train_steps():
+    cfg = build_config({"data": {"hr_dirs": ["a"]}, "train": {"steps": 12}})
+    again = build_config(apply_overrides(cfg.to_dict(), ["train.steps=3"]))
+    assert again.stages[0].steps == 3
+    staged = build_config({"data": {"hr_dirs": ["a"]}, "stages": [{"steps": 2}, {"steps": 5, "optim": {"lr": 1e-5}}]})
+    assert build_config(staged.to_dict()).stages == staged.stages

@@ -265,7 +265,8 @@ def build_config(raw: Mapping[str, Any]) -> Config:
     stages_raw = raw.get("stages")
     base = {k: v for k, v in raw.items() if k != "stages"}
     cfg = _build(Config, base, "")
-    if stages_raw is None or stages_raw == []:
+    if stages_raw is None or stages_raw == []:  # one stage of train.steps (raw keeps no stages, so that
+        raw.pop("stages", None)                 # a saved config still follows --set train.steps)
         stages_raw = [{"name": "main", "steps": cfg.train.steps}]
     if not isinstance(stages_raw, list):
         raise ConfigError(f"stages: expected a list of stages, got {stages_raw!r}")
@@ -286,7 +287,6 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             loss=_build(LossConfig, _merge(base.get("loss") or {}, s.get("loss") or {}), f"{p}.loss"),
             optim=_build(OptimConfig, _merge(base.get("optim") or {}, s.get("optim") or {}), f"{p}.optim"),
         ))
-    raw["stages"] = stages_raw
     cfg = dataclasses.replace(cfg, stages=stages, raw=raw)
     _check_values(cfg)
     return cfg
