@@ -69,10 +69,9 @@ def runners(model: rlfn.SRModel, with_onnx: bool, options: bool) -> dict:
 
     out = {"plain": plain, "fast": optimize(model)}
     if options:
+        out["channels-last"] = optimize(model, inplace=False)  # only the memory format
         out["fast+pad"] = optimize(model, pad="auto")
-        out["fast+pad64"] = optimize(model, pad=64)
         out["fast+fuse"] = optimize(model, fuse=True)
-        out["fast+pad+fuse"] = optimize(model, pad="auto", fuse=True)
     if with_onnx:
         from rlfn.export import onnx_model_for
 

@@ -50,7 +50,8 @@ def test_padding_cannot_shrink():
 
 
 @pytest.mark.parametrize("variant", ["rlfn", "rlfn_s", "rlfn_ntire"])
-@pytest.mark.parametrize("options", [{}, {"pad": "auto"}, {"fuse": True}, {"pad": "auto", "fuse": True}])
+@pytest.mark.parametrize("options", [{}, {"inplace": False}, {"pad": "auto"}, {"fuse": True},
+                                     {"pad": "auto", "fuse": True}])
 def test_fast_path_matches_plain(variant, options):
     if options.get("fuse") and not fused_ops_available():
         pytest.skip("this PyTorch has no oneDNN fused convolutions")
@@ -61,8 +62,10 @@ def test_fast_path_matches_plain(variant, options):
     out = fast(x)
     assert out.shape == ref.shape
     assert (out - ref).abs().max().item() <= 1e-4
-    if options.get("fuse"):
+    if options.get("inplace", True):
         assert isinstance(fast.module, FusedRLFN) and fast.pixel_range == 1.0
+    else:
+        assert fast.module.conv_1.weight.is_contiguous(memory_format=torch.channels_last)
     # the original is untouched
     assert model.module.conv_1.weight.is_contiguous() and model.pixel_range == 255.0
 
@@ -102,5 +105,5 @@ def test_official_weights_on_a_real_image(official_dir, train_data_dir):
     for name in ("rlfn_x4", "rlfn_ntire_x4"):
         model = rlfn.load_file(official_dir / f"{name}.pth")
         ref = model(x)
-        for options in ({}, {"pad": "auto", "fuse": True}):
+        for options in ({}, {"inplace": False}, {"pad": "auto", "fuse": True}):
             assert (optimize(model, **options)(x) - ref).abs().max() <= 1e-4, (name, options)

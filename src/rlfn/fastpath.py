@@ -1,18 +1,22 @@
 """The fast inference path that ``rlfn upscale`` uses by default.
 
 ``optimize(model)`` returns an :class:`SRModel` computing the same function as ``model`` (max difference
-≤ 1e-4 in [0, 1] units), arranged for speed on its device. On the CPU the default is channels-last
-activations end to end: oneDNN's direct convolutions run on NHWC without the layout reorders that every
-NCHW ``conv2d`` call pays for. That was the one option that paid reliably on the 2-core AVX2 machine this
-was measured on (``benchmarks/cpu_speed.py --options``, ``docs/efficiency.md``). Two more are here,
-off by default because they did not pay there, and ready for CPUs where they do:
+≤ 1e-4 in [0, 1] units), arranged for speed on its device. On the CPU, for an RLFN in float32, the default
+is :class:`FusedRLFN` on aten's convolutions:
+
+- channels-last activations *and weights* end to end: oneDNN's convolutions then run on NHWC without the
+  layout reorders that every NCHW ``conv2d`` call pays for (with NCHW weights oneDNN falls back to them);
+- LeakyReLU, the residual additions, the ESA's sigmoid and product in place: each full-size buffer not
+  allocated saves the page faults of a fresh tens-of-megabytes allocation;
+- the [0, 255] pixel range of the official weights folded into the first and last convolutions.
+
+Two more steps are here, off by default because they did not pay on the 2-core AVX2 machine this was
+measured on (``benchmarks/cpu_speed.py --options``, ``docs/efficiency.md``), ready for CPUs where they do:
 
 - ``pad``: the trunk zero-padded to a multiple of 8 channels (52 → 56; AVX2 kernels work in blocks of
   8 channels); the padded network computes the same function (:func:`pad_channels`);
 - ``fuse``: oneDNN fused convolutions (``torch.ops.mkldnn._convolution_pointwise``, the kernels
-  ``torch.compile`` emits on the CPU): LeakyReLU, the ESA's sigmoid and the residual additions inside
-  the convolutions, with the [0, 255] pixel range of the official weights folded into the first and
-  last convolutions.
+  ``torch.compile`` emits on the CPU) with LeakyReLU and the sigmoid as post-ops.
 
 On other devices (CUDA, MPS) the module is only copied and put in eval mode; ``torch.compile`` is
 available on every device with ``compile=True`` (slow to start: it compiles per input size).
@@ -93,14 +97,15 @@ def fused_ops_available() -> bool:
 
 
 class _FusedConv(nn.Module):
-    """One convolution run through oneDNN with its following element-wise step fused in.
+    """One convolution with its following element-wise step: fused into oneDNN's convolution
+    (``onednn=True``), or ``F.conv2d`` then the step in place; out of place when autograd records."""
 
-    Falls back to ``F.conv2d`` + the same step where oneDNN is not usable (other devices, autograd).
-    """
-
-    def __init__(self, conv: nn.Conv2d, weight_scale: float = 1.0, bias_scale: float = 1.0):
+    def __init__(self, conv: nn.Conv2d, weight_scale: float = 1.0, bias_scale: float = 1.0, onednn: bool = True):
         super().__init__()
-        self.weight = nn.Parameter(conv.weight.detach() * weight_scale, requires_grad=False)
+        self.onednn = onednn
+        # channels-last weights too: with NCHW weights, oneDNN picks kernels for the NCHW layout
+        w = (conv.weight.detach() * weight_scale).contiguous(memory_format=torch.channels_last)
+        self.weight = nn.Parameter(w, requires_grad=False)
         self.bias = nn.Parameter(conv.bias.detach() * bias_scale, requires_grad=False)
         self.stride = list(conv.stride)
         self.padding = list(conv.padding)
@@ -108,7 +113,7 @@ class _FusedConv(nn.Module):
         self.groups = conv.groups
 
     def _use_onednn(self, x: torch.Tensor) -> bool:
-        return x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+        return self.onednn and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
 
     def forward(self, x: torch.Tensor, act: str = "none") -> torch.Tensor:
         if self._use_onednn(x):
@@ -117,7 +122,7 @@ class _FusedConv(nn.Module):
                 x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups, act, scalars, ""
             )
         y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-        return _ACTS[act](y)
+        return (_ACTS_ if not torch.is_grad_enabled() else _ACTS)[act](y)
 
     def add(self, x: torch.Tensor, other: torch.Tensor, act: str = "none") -> torch.Tensor:
         """act(conv(x) + other)"""
@@ -127,6 +132,8 @@ class _FusedConv(nn.Module):
                 "add", None, None if act == "none" else act, [], "",
             )
         y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if not torch.is_grad_enabled():
+            return _ACTS_[act](y.add_(other))
         return _ACTS[act](y + other)
 
 
@@ -135,15 +142,23 @@ _ACTS = {
     "leaky_relu": lambda y: F.leaky_relu(y, NEG_SLOPE),
     "sigmoid": torch.sigmoid,
 }
+# In place: each full-size allocation avoided saves the page faults of a fresh tens-of-MB buffer.
+_ACTS_ = {
+    "none": lambda y: y,
+    "leaky_relu": lambda y: F.leaky_relu_(y, NEG_SLOPE),
+    "sigmoid": torch.sigmoid_,
+}
 
 
 class _FusedRLFB(nn.Module):
-    def __init__(self, block: RLFB):
+    def __init__(self, block: RLFB, onednn: bool = True):
         super().__init__()
-        self.c1_r, self.c2_r, self.c3_r, self.c5 = (_FusedConv(c) for c in (block.c1_r, block.c2_r, block.c3_r, block.c5))
+        self.c1_r, self.c2_r, self.c3_r, self.c5 = (
+            _FusedConv(c, onednn=onednn) for c in (block.c1_r, block.c2_r, block.c3_r, block.c5)
+        )
         esa: ESA = block.esa
         self.conv1, self.conv2, self.conv3, self.conv_f, self.conv4 = (
-            _FusedConv(c) for c in (esa.conv1, esa.conv2, esa.conv3, esa.conv_f, esa.conv4)
+            _FusedConv(c, onednn=onednn) for c in (esa.conv1, esa.conv2, esa.conv3, esa.conv_f, esa.conv4)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -162,16 +177,17 @@ class _FusedRLFB(nn.Module):
 
 
 class FusedRLFN(nn.Module):
-    """An RLFN arranged for fast inference (see the module docstring). Input and output in
-    [0, ``1``]: the pixel range of the source weights is folded into the first and last convolutions."""
+    """An RLFN arranged for fast CPU inference (see the module docstring), on aten's convolutions or, with
+    ``onednn=True``, oneDNN's fused ones. Input and output in [0, 1]: the pixel range of the source
+    weights is folded into the first and last convolutions."""
 
-    def __init__(self, module: RLFN, pixel_range: float = 1.0):
+    def __init__(self, module: RLFN, pixel_range: float = 1.0, onednn: bool = True):
         super().__init__()
         self.scale = module.scale
-        self.conv_1 = _FusedConv(module.conv_1, weight_scale=pixel_range)
-        self.blocks = nn.ModuleList(_FusedRLFB(b) for b in module.blocks)
-        self.conv_2 = _FusedConv(module.conv_2)
-        self.up = _FusedConv(module.upsampler[0], 1 / pixel_range, 1 / pixel_range)
+        self.conv_1 = _FusedConv(module.conv_1, weight_scale=pixel_range, onednn=onednn)
+        self.blocks = nn.ModuleList(_FusedRLFB(b, onednn) for b in module.blocks)
+        self.conv_2 = _FusedConv(module.conv_2, onednn=onednn)
+        self.up = _FusedConv(module.upsampler[0], 1 / pixel_range, 1 / pixel_range, onednn=onednn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -185,14 +201,17 @@ class FusedRLFN(nn.Module):
 # --------------------------------------------------------------------------------------------------
 
 
-def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = False, compile: bool = False) -> SRModel:
+def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = False, inplace: bool = True,
+             compile: bool = False) -> SRModel:
     """The fast version of ``model`` (same function within 1e-4 in [0, 1] units).
 
-    The default is channels-last only: padding and fusion were measured (``benchmarks/cpu_speed.py
-    --options``) and did not pay on the 2-core AVX2 machine this was tuned on; they stay available.
+    On the CPU, for an :class:`RLFN` in float32, the default is :class:`FusedRLFN` running aten's
+    convolutions: channels-last activations and weights, element-wise steps in place, the pixel range
+    folded into the first and last convolutions (``inplace=False``: just the module in channels-last).
     ``pad``: trunk channel count to zero-pad to (``"auto"``: the next multiple of 8; ``None``: none).
-    ``fuse``: oneDNN fused convolutions on the CPU. ``compile``: wrap in ``torch.compile``.
-    Models that are not an :class:`RLFN` only get eval mode (and channels-last on the CPU).
+    ``fuse``: oneDNN fused convolutions instead of aten's. Padding and fusion were measured
+    (``benchmarks/cpu_speed.py --options``) and did not pay on the 2-core AVX2 machine this was tuned on.
+    ``compile``: wrap in ``torch.compile``. Other modules get eval mode (and channels-last on the CPU).
     """
     fast = copy.copy(model)
     module = copy.deepcopy(model.module).eval()
@@ -202,8 +221,9 @@ def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = False
             pad = _round_up(module.channels, CHANNEL_MULTIPLE)
         if pad is not None and (pad != module.channels or module.mid_channels % CHANNEL_MULTIPLE):
             module = pad_channels(module, int(pad))
-        if fuse and fused_ops_available() and model.dtype == torch.float32:
-            module = FusedRLFN(module, model.pixel_range).eval()
+        onednn = fuse and fused_ops_available()
+        if (inplace or onednn) and model.dtype == torch.float32:
+            module = FusedRLFN(module, model.pixel_range, onednn=onednn).eval()
             fast = replace(fast, pixel_range=1.0)
         else:
             module = module.to(memory_format=torch.channels_last)
