@@ -6,11 +6,12 @@ from .loader import load_file, load_model
 from .metrics import psnr, psnr_rgb, psnr_y, ssim, ssim_y
 from .model import RLFN
 from .registry import VARIANTS, create_model, list_models
+from .upscale import Upscaler, upscale
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "RLFN", "SRModel", "create_model", "list_models", "load_model", "load_file", "imresize",
+    "RLFN", "SRModel", "Upscaler", "upscale", "create_model", "list_models", "load_model", "load_file", "imresize",
     "psnr", "ssim", "psnr_y", "ssim_y", "psnr_rgb", "VARIANTS",
     "RLFNError", "UnknownModelError", "CheckpointMismatchError",
 ]
