@@ -69,9 +69,9 @@ def runners(model: rlfn.SRModel, with_onnx: bool, options: bool) -> dict:
 
     out = {"plain": plain, "fast": optimize(model)}
     if options:
-        out["channels-last"] = optimize(model, inplace=False)  # only the memory format
+        out["channels-last"] = optimize(model, inplace=False, fuse=False)  # only the memory format
+        out["aten+inplace"] = optimize(model, fuse=False)
         out["fast+pad"] = optimize(model, pad="auto")
-        out["fast+fuse"] = optimize(model, fuse=True)
     if with_onnx:
         from rlfn.export import onnx_model_for
 

@@ -2,21 +2,20 @@
 
 ``optimize(model)`` returns an :class:`SRModel` computing the same function as ``model`` (max difference
 ≤ 1e-4 in [0, 1] units), arranged for speed on its device. On the CPU, for an RLFN in float32, the default
-is :class:`FusedRLFN` on aten's convolutions:
+is :class:`FusedRLFN`:
 
 - channels-last activations *and weights* end to end: oneDNN's convolutions then run on NHWC without the
   layout reorders that every NCHW ``conv2d`` call pays for (with NCHW weights oneDNN falls back to them);
-- LeakyReLU, the residual additions, the ESA's sigmoid and product in place: each full-size buffer not
-  allocated saves the page faults of a fresh tens-of-megabytes allocation;
+- oneDNN fused convolutions (``torch.ops.mkldnn._convolution_pointwise``, the kernels ``torch.compile``
+  emits on the CPU) with LeakyReLU and the ESA's sigmoid as post-ops; the remaining residual additions
+  and the ESA's product run in place (each full-size buffer not allocated saves the page faults of a
+  fresh tens-of-megabytes allocation);
 - the [0, 255] pixel range of the official weights folded into the first and last convolutions.
 
-Two more steps are here, off by default because they did not pay on the 2-core AVX2 machine this was
-measured on (``benchmarks/cpu_speed.py --options``, ``docs/efficiency.md``), ready for CPUs where they do:
-
-- ``pad``: the trunk zero-padded to a multiple of 8 channels (52 → 56; AVX2 kernels work in blocks of
-  8 channels); the padded network computes the same function (:func:`pad_channels`);
-- ``fuse``: oneDNN fused convolutions (``torch.ops.mkldnn._convolution_pointwise``, the kernels
-  ``torch.compile`` emits on the CPU) with LeakyReLU and the sigmoid as post-ops.
+``pad`` zero-pads the trunk to a multiple of 8 channels (52 → 56; AVX2 kernels work in blocks of 8
+channels); the padded network computes the same function (:func:`pad_channels`). It is off by default:
+on the 2-core AVX2 machine this was measured on (``benchmarks/cpu_speed.py --options``,
+``docs/efficiency.md``) it gave no clear gain.
 
 On other devices (CUDA, MPS) the module is only copied and put in eval mode; ``torch.compile`` is
 available on every device with ``compile=True`` (slow to start: it compiles per input size).
@@ -201,16 +200,16 @@ class FusedRLFN(nn.Module):
 # --------------------------------------------------------------------------------------------------
 
 
-def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = False, inplace: bool = True,
+def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = True, inplace: bool = True,
              compile: bool = False) -> SRModel:
     """The fast version of ``model`` (same function within 1e-4 in [0, 1] units).
 
-    On the CPU, for an :class:`RLFN` in float32, the default is :class:`FusedRLFN` running aten's
-    convolutions: channels-last activations and weights, element-wise steps in place, the pixel range
-    folded into the first and last convolutions (``inplace=False``: just the module in channels-last).
-    ``pad``: trunk channel count to zero-pad to (``"auto"``: the next multiple of 8; ``None``: none).
-    ``fuse``: oneDNN fused convolutions instead of aten's. Padding and fusion were measured
-    (``benchmarks/cpu_speed.py --options``) and did not pay on the 2-core AVX2 machine this was tuned on.
+    On the CPU, for an :class:`RLFN` in float32, the default is :class:`FusedRLFN`: channels-last
+    activations and weights, oneDNN convolutions with LeakyReLU/sigmoid fused in (``fuse=False``: aten's
+    convolutions with the element-wise steps in place), the pixel range folded into the first and last
+    convolutions (``inplace=False, fuse=False``: just the module in channels-last).
+    ``pad``: trunk channel count to zero-pad to (``"auto"``: the next multiple of 8; ``None``: none);
+    measured (``benchmarks/cpu_speed.py --options``) without a clear gain on the 2-core AVX2 machine.
     ``compile``: wrap in ``torch.compile``. Other modules get eval mode (and channels-last on the CPU).
     """
     fast = copy.copy(model)
