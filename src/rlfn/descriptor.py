@@ -14,6 +14,25 @@ from torch import nn
 from .model import MIN_INPUT_SIZE
 
 
+def prepare_input(x: torch.Tensor, min_size: int) -> tuple[torch.Tensor, bool, int, int]:
+    """Batch a 3×H×W image, check the layout, and pad inputs below ``min_size`` (replicating the edge).
+
+    Returns (N×3×H'×W' tensor, whether the input was a single image, the original H and W) so that the
+    caller can crop the output back to (H·s, W·s).
+    """
+    single = x.dim() == 3
+    if single:
+        x = x.unsqueeze(0)
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"expected an RGB tensor N×3×H×W or 3×H×W, got shape {tuple(x.shape)}")
+    h, w = x.shape[-2:]
+    # The ESA's strided conv and 7×7 pool need at least 15 pixels; pad tiny inputs and crop after.
+    ph, pw = max(0, min_size - h), max(0, min_size - w)
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    return x, single, h, w
+
+
 @dataclass(eq=False)
 class SRModel:
     module: nn.Module
@@ -63,16 +82,7 @@ class SRModel:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Super-resolve ``x`` (N×3×H×W or 3×H×W, values in [0, 1]); returns the same layout, clamped to [0, 1]."""
-        single = x.dim() == 3
-        if single:
-            x = x.unsqueeze(0)
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected an RGB tensor N×3×H×W or 3×H×W, got shape {tuple(x.shape)}")
-        h, w = x.shape[-2:]
-        # The ESA's strided conv and 7×7 pool need at least 15 pixels; pad tiny inputs and crop after.
-        ph, pw = max(0, self.min_size - h), max(0, self.min_size - w)
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        x, single, h, w = prepare_input(x, self.min_size)
         x = x.to(device=self.device, dtype=self.dtype)
         with torch.inference_mode():
             y = self.module(x * self.pixel_range) if self.pixel_range != 1 else self.module(x)

@@ -13,10 +13,9 @@ import warnings
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .descriptor import SRModel
+from .descriptor import SRModel, prepare_input
 from .errors import ConfigError, RLFNError
 from .model import MIN_INPUT_SIZE
 
@@ -120,16 +119,7 @@ class OnnxModel:
         return f"{self.variant}_x{self.scale} (onnxruntime)"
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        single = x.dim() == 3
-        if single:
-            x = x.unsqueeze(0)
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected an RGB tensor N×3×H×W or 3×H×W, got shape {tuple(x.shape)}")
-        h, w = x.shape[-2:]
-        ph, pw = max(0, self.min_size - h), max(0, self.min_size - w)
-        x = x.detach().to("cpu", torch.float32)
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        x, single, h, w = prepare_input(x.detach().to("cpu", torch.float32), self.min_size)
         y = self.session.run([OUTPUT_NAME], {INPUT_NAME: x.contiguous().numpy()})[0]
         out = torch.from_numpy(y)[..., : h * self.scale, : w * self.scale]
         return out[0] if single else out
