@@ -32,7 +32,9 @@ def available_weights() -> list[Weights]:
 
 
 def _looks_like_path(spec: str) -> bool:
-    return spec.endswith((".pth", ".pt", ".ckpt", ".safetensors", ".bin")) or "/" in spec or Path(spec).exists()
+    """Model names have no suffix and no separator, so anything with either is a file path."""
+    p = Path(spec)
+    return p.suffix.lower() in (".pth", ".pt", ".ckpt", ".safetensors", ".bin") or len(p.parts) > 1 or p.is_file()
 
 
 def load_file(path: str | Path, pixel_range: float | None = None, source: str | None = None) -> SRModel:
@@ -76,7 +78,7 @@ def load_model(
     downloaded once and cached, SHA-256 verified).
     """
     spec = str(model)
-    if weights is None and _looks_like_path(spec) and not spec.startswith("rlfn"):
+    if weights is None and _looks_like_path(spec):
         loaded = load_file(spec, pixel_range)
         if scale is not None and loaded.scale != scale:
             raise CheckpointMismatchError(f"{spec}: is {loaded.variant} x{loaded.scale}, but scale {scale} was asked")
