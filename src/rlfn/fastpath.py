@@ -10,7 +10,9 @@ is :class:`FusedRLFN`:
   emits on the CPU) with LeakyReLU and the ESA's sigmoid as post-ops; the remaining residual additions
   and the ESA's product run in place (each full-size buffer not allocated saves the page faults of a
   fresh tens-of-megabytes allocation);
-- the [0, 255] pixel range of the official weights folded into the first and last convolutions.
+- the [0, 255] pixel range of the official weights folded into the first and last convolutions;
+- freed feature maps kept in the heap for the next layers during the pass (:mod:`rlfn.heap`) rather than
+  unmapped and faulted in afresh, page by page, at each allocation.
 
 ``pad`` zero-pads the trunk to a multiple of 8 channels (52 → 56; AVX2 kernels work in blocks of 8
 channels); the padded network computes the same function (:func:`pad_channels`). It is off by default:
@@ -30,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .descriptor import SRModel
+from .heap import retained_heap
 from .model import ESA, NEG_SLOPE, RLFB, RLFN
 
 CHANNEL_MULTIPLE = 8  # AVX2 oneDNN kernels block channels by 8 (AVX-512 by 16; 8 still avoids a tail)
@@ -180,28 +183,31 @@ class FusedRLFN(nn.Module):
     ``onednn=True``, oneDNN's fused ones. Input and output in [0, 1]: the pixel range of the source
     weights is folded into the first and last convolutions."""
 
-    def __init__(self, module: RLFN, pixel_range: float = 1.0, onednn: bool = True):
+    def __init__(self, module: RLFN, pixel_range: float = 1.0, onednn: bool = True, retain_heap: bool = True):
         super().__init__()
         self.scale = module.scale
+        self.retain_heap = retain_heap
         self.conv_1 = _FusedConv(module.conv_1, weight_scale=pixel_range, onednn=onednn)
         self.blocks = nn.ModuleList(_FusedRLFB(b, onednn) for b in module.blocks)
         self.conv_2 = _FusedConv(module.conv_2, onednn=onednn)
         self.up = _FusedConv(module.upsampler[0], 1 / pixel_range, 1 / pixel_range, onednn=onednn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.contiguous(memory_format=torch.channels_last)
-        feat = self.conv_1(x)
-        out = feat
-        for block in self.blocks:
-            out = block(out)
-        return F.pixel_shuffle(self.up(self.conv_2.add(out, feat)), self.scale)
+        # freed feature maps are reused by the next layers instead of being unmapped and faulted in again
+        with retained_heap(self.retain_heap and x.device.type == "cpu"):
+            x = x.contiguous(memory_format=torch.channels_last)
+            feat = self.conv_1(x)
+            out = feat
+            for block in self.blocks:
+                out = block(out)
+            return F.pixel_shuffle(self.up(self.conv_2.add(out, feat)), self.scale)
 
 
 # --------------------------------------------------------------------------------------------------
 
 
 def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = True, inplace: bool = True,
-             compile: bool = False) -> SRModel:
+             retain_heap: bool = True, compile: bool = False) -> SRModel:
     """The fast version of ``model`` (same function within 1e-4 in [0, 1] units).
 
     On the CPU, for an :class:`RLFN` in float32, the default is :class:`FusedRLFN`: channels-last
@@ -210,6 +216,7 @@ def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = True,
     convolutions (``inplace=False, fuse=False``: just the module in channels-last).
     ``pad``: trunk channel count to zero-pad to (``"auto"``: the next multiple of 8; ``None``: none);
     measured (``benchmarks/cpu_speed.py --options``) without a clear gain on the 2-core AVX2 machine.
+    ``retain_heap``: keep freed feature maps in the heap during and after the pass (:mod:`rlfn.heap`).
     ``compile``: wrap in ``torch.compile``. Other modules get eval mode (and channels-last on the CPU).
     """
     fast = copy.copy(model)
@@ -222,7 +229,7 @@ def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = True,
             module = pad_channels(module, int(pad))
         onednn = fuse and fused_ops_available()
         if (inplace or onednn) and model.dtype == torch.float32:
-            module = FusedRLFN(module, model.pixel_range, onednn=onednn).eval()
+            module = FusedRLFN(module, model.pixel_range, onednn=onednn, retain_heap=retain_heap).eval()
             fast = replace(fast, pixel_range=1.0)
         else:
             module = module.to(memory_format=torch.channels_last)
