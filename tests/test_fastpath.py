@@ -105,3 +105,17 @@ def test_official_weights_on_a_real_image(official_dir, train_data_dir):
         ref = model(x)
         for options in ({}, {"inplace": False, "fuse": False}, {"pad": "auto", "fuse": False}):
             assert (optimize(model, **options)(x) - ref).abs().max() <= 1e-4, (name, options)
+
+
+def test_compiled_fast_path_matches_and_keeps_heap_settings_out_of_the_graph(recwarn):
+    pytest.importorskip("torch._inductor")
+    import shutil
+
+    if shutil.which("g++") is None and shutil.which("c++") is None:
+        pytest.skip("torch.compile on the CPU needs a C++ compiler")
+    model = _model("rlfn_ntire", scale=2)
+    fast = optimize(model, compile=True)
+    assert isinstance(fast.module, FusedRLFN)  # compiled inside: rlfn.heap's settings stay in eager Python
+    x = _image(24, 20)
+    assert (fast(x) - model(x)).abs().max().item() <= 1e-4
+    assert not [w for w in recwarn if "heap.py" in str(w.message)]

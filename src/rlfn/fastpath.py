@@ -195,12 +195,16 @@ class FusedRLFN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # freed feature maps are reused by the next layers instead of being unmapped and faulted in again
         with retained_heap(self.retain_heap and x.device.type == "cpu"):
-            x = x.contiguous(memory_format=torch.channels_last)
-            feat = self.conv_1(x)
-            out = feat
-            for block in self.blocks:
-                out = block(out)
-            return F.pixel_shuffle(self.up(self.conv_2.add(out, feat)), self.scale)
+            return self.run(x)
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        """The network itself (``optimize(compile=True)`` compiles this, leaving the heap settings outside)."""
+        x = x.contiguous(memory_format=torch.channels_last)
+        feat = self.conv_1(x)
+        out = feat
+        for block in self.blocks:
+            out = block(out)
+        return F.pixel_shuffle(self.up(self.conv_2.add(out, feat)), self.scale)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -236,6 +240,9 @@ def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = True,
     elif on_cpu:
         module = module.to(memory_format=torch.channels_last)
     if compile:
-        module = torch.compile(module)
+        if isinstance(module, FusedRLFN):
+            module.run = torch.compile(module.run)  # an instance attribute, shadowing the method
+        else:
+            module = torch.compile(module)
     fast.module = module
     return fast
