@@ -90,3 +90,17 @@ def test_plot_without_matplotlib_says_how_to_get_it(tmp_path, monkeypatch, capsy
 def test_psnr_for_an_unknown_model_is_refused(capsys):
     assert main(["bench", "rlfn_ntire_x4", *FAST, "--psnr", "rlfn=32"]) == 2
     assert "not one of the models" in capsys.readouterr().err
+
+
+def test_checkpoint_named_like_a_model_is_a_file(tmp_path, monkeypatch):
+    """`rlfn bench rlfn_x4.pth` in the weights folder times that checkpoint, not random weights."""
+    import torch
+
+    import rlfn
+
+    module = rlfn.create_model("rlfn_ntire", 2)
+    torch.save(module.state_dict(), tmp_path / "rlfn_ntire_x2.pth")
+    monkeypatch.chdir(tmp_path)
+    model = resolve_model("rlfn_ntire_x2.pth")
+    assert model.scale == 2 and model.source != "random weights"
+    assert resolve_model("rlfn_ntire_x2").source == "random weights"  # a bare name is still a name

@@ -85,7 +85,7 @@ def resolve_model(spec: str, scale: int | None = None, device: torch.device | st
 
     if ":" in spec and not Path(spec).exists() and not (len(spec) > 1 and spec[1] == ":"):
         return _from_callable(spec, device)
-    if _looks_like_path(spec) and not spec.lower().startswith("rlfn"):
+    if _looks_like_path(spec):
         return load_file(spec).to(device).eval()
     variant, named_scale = parse_name(spec, scale)
     s = named_scale or 4
