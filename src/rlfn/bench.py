@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from . import heap
 from .descriptor import SRModel
 from .errors import ConfigError, RLFNError, UnknownModelError
 from .flops import CHALLENGE_INPUT, count
@@ -184,6 +185,8 @@ def time_runner(run: Runner, images: Sequence[torch.Tensor], device: torch.devic
     """Seconds per image (every image, ``repeat`` passes, after ``warmup`` runs on the first image),
     peak memory in MB, the RSS growth in MB (CPU only) and what the memory figure is."""
     cuda = device.type == "cuda"
+    if not cuda:
+        heap.release()  # memory a previous model's fast path kept would count in this one's peak
     for _ in range(warmup):
         run(images[0])
     if cuda:
