@@ -1,4 +1,5 @@
-"""ONNX export with dynamic height and width, and an ONNX Runtime backend with the SRModel calling convention.
+"""ONNX export with dynamic height and width, and an ONNX Runtime backend with the SRModel calling convention;
+TorchScript export (for libtorch) with the same graph.
 
 The exported graph takes ``input``: N×3×H×W float32 in [0, 1] and returns ``output``: N×3×sH×sW in [0, 1]
 (the pixel range of the weights and the final clamp are inside the graph); H and W are dynamic, N too.
@@ -137,3 +138,68 @@ def load_onnx(path: str | Path, **kw) -> OnnxModel:
     if not os.path.exists(path):
         raise RLFNError(f"{path}: no such file")
     return OnnxModel(path, **kw)
+
+
+# --------------------------------------------------------------------------------------------------
+# TorchScript (deprecated by PyTorch in favour of torch.export, but what libtorch C++ programs load)
+
+TORCHSCRIPT_META = "rlfn.json"  # an extra file inside the archive
+
+
+def export_torchscript(model: SRModel, path: str | Path, *, example_size: tuple[int, int] = (64, 64),
+                       overwrite: bool = False) -> None:
+    """Trace ``model`` (CPU, float32; [0, 1] in and out, the clamp included) and write a TorchScript archive
+    with the metadata of :func:`export_onnx` as ``rlfn.json``. Height and width stay dynamic: the traced
+    graph reads the ESA's resize target from the input's shape."""
+    import json
+
+    if Path(path).exists() and not overwrite:
+        raise ConfigError(f"{path}: exists (pass --overwrite to replace it)")
+    wrapper = _Exportable(model.module, model.pixel_range).to("cpu", torch.float32).eval()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation notice
+        traced = torch.jit.trace(wrapper, torch.rand(1, 3, *example_size), check_trace=False)
+    extra = {TORCHSCRIPT_META: json.dumps(_metadata(model))}
+    from .imageio import atomic_write
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation notice
+        atomic_write(path, lambda tmp: torch.jit.save(traced, str(tmp), _extra_files=extra), overwrite=overwrite)
+
+
+class TorchScriptModel:
+    """A TorchScript archive written by :func:`export_torchscript`, with :class:`SRModel`'s calling convention."""
+
+    def __init__(self, path: str | Path):
+        import json
+
+        if not os.path.exists(path):
+            raise RLFNError(f"{path}: no such file")
+        extra = {TORCHSCRIPT_META: ""}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        except Exception as e:  # torch.jit raises RuntimeError subclasses for files it cannot read
+            raise RLFNError(f"{path}: not a TorchScript archive ({str(e).splitlines()[0].split('. ')[0][:160]})") from None
+        try:
+            meta = json.loads(extra[TORCHSCRIPT_META] or "{}")
+        except ValueError:
+            meta = {}
+        if "rlfn_scale" not in meta:
+            raise RLFNError(f"{path}: has no rlfn metadata (not written by rlfn export)")
+        self.scale = int(meta["rlfn_scale"])
+        self.min_size = int(meta.get("rlfn_min_size", MIN_INPUT_SIZE))
+        self.variant = meta.get("rlfn_variant", "torchscript")
+        self.device = torch.device("cpu")
+        self.dtype = torch.float32
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x, single, h, w = prepare_input(x.detach().to("cpu", torch.float32), self.min_size)
+        with torch.inference_mode():
+            out = self.module(x)[..., : h * self.scale, : w * self.scale]
+        return out[0] if single else out
+
+
+def load_torchscript(path: str | Path) -> TorchScriptModel:
+    return TorchScriptModel(path)

@@ -1,4 +1,4 @@
-"""``rlfn export``: a model to ONNX (dynamic height and width), checked with onnxruntime."""
+"""``rlfn export``: a model to ONNX (dynamic height and width, checked with onnxruntime) or TorchScript."""
 from __future__ import annotations
 
 import argparse
@@ -14,18 +14,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_pos", nargs="?", metavar="MODEL", default=None,
                    help="model name or checkpoint path (same as --model)")
     add_model_arguments(p)
-    p.add_argument("--output", "-o", required=True, metavar="FILE", help="where to write the .onnx file")
+    p.add_argument("--output", "-o", required=True, metavar="FILE",
+                   help="where to write the model: .onnx for ONNX, .pt or .ts for TorchScript")
+    p.add_argument("--format", choices=("onnx", "torchscript"), default=None,
+                   help="file format (default: from the output's suffix; ONNX when unknown)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset, 17 or newer (default: %(default)s)")
     p.add_argument("--check", metavar="IMAGE", nargs="*", default=None,
-                   help="compare onnxruntime with PyTorch on these LR images (default: a smooth random 127×93 image)")
-    p.add_argument("--no-check", action="store_true", help="skip the onnxruntime comparison")
+                   help="compare the exported file with PyTorch on these LR images (default: a smooth random 127×93 image)")
+    p.add_argument("--no-check", action="store_true", help="skip the comparison")
     p.add_argument("--tolerance", type=float, default=1e-4,
                    help="largest allowed difference in [0, 1] units (default: %(default)g)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
 
+def _format(args: argparse.Namespace, out: Path) -> str:
+    if args.format:
+        return args.format
+    return "torchscript" if out.suffix.lower() in (".pt", ".ts", ".torchscript") else "onnx"
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..export import export_onnx, load_onnx
+    from ..export import export_onnx, export_torchscript, load_onnx, load_torchscript
 
     if args.model_pos is not None:
         if args.model is not None and args.model != args.model_pos:
@@ -34,13 +43,18 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         raise ConfigError(f"{out}: exists (pass --overwrite to replace it)")
+    fmt = _format(args, out)
     model = load_from_args(args, "cpu")
-    export_onnx(model, out, opset=args.opset, overwrite=args.overwrite)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, opset {args.opset}, dynamic height and width): "
-          f"{model.describe()}")
+    if fmt == "onnx":
+        export_onnx(model, out, opset=args.opset, overwrite=args.overwrite)
+        what, runtime = f"opset {args.opset}", "onnxruntime"
+    else:
+        export_torchscript(model, out, overwrite=args.overwrite)
+        what, runtime = "TorchScript", "TorchScript"
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {what}, dynamic height and width): {model.describe()}")
     if args.no_check:
         return 0
-    ort_model = load_onnx(out)
+    exported = load_onnx(out) if fmt == "onnx" else load_torchscript(out)
     if args.check:
         from ..imageio import read_rgb
 
@@ -52,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
         inputs = [("a smooth random image", smooth.clamp(0, 1)[0])]
     worst = 0.0
     for label, x in inputs:
-        diff = (ort_model(x) - model(x)).abs().max().item()
+        diff = (exported(x) - model(x)).abs().max().item()
         worst = max(worst, diff)
-        print(f"  onnxruntime vs PyTorch on {label} ({x.shape[-1]}×{x.shape[-2]}): max difference {diff:.2e}")
+        print(f"  {runtime} vs PyTorch on {label} ({x.shape[-1]}×{x.shape[-2]}): max difference {diff:.2e}")
     if worst > args.tolerance:
-        raise RLFNError(f"onnxruntime differs from PyTorch by {worst:.2e} > {args.tolerance:g}; the file was kept")
+        raise RLFNError(f"{runtime} differs from PyTorch by {worst:.2e} > {args.tolerance:g}; the file was kept")
     return 0
