@@ -83,7 +83,7 @@ def test_nesting_and_exceptions():
                 assert heap.active()
             assert heap.active()  # the inner exit does not end the outer one
             with pytest.raises(RuntimeError):
-                with heap.retained_heap(trim_on_exit=True):
+                with heap.retained_heap():
                     raise RuntimeError("boom")
             assert heap.active()
         assert not heap.active()

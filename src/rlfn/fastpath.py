@@ -221,7 +221,9 @@ def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = True,
     ``pad``: trunk channel count to zero-pad to (``"auto"``: the next multiple of 8; ``None``: none);
     measured (``benchmarks/cpu_speed.py --options``) without a clear gain on the 2-core AVX2 machine.
     ``retain_heap``: keep freed feature maps in the heap during and after the pass (:mod:`rlfn.heap`).
-    ``compile``: wrap in ``torch.compile``. Other modules get eval mode (and channels-last on the CPU).
+    ``compile``: compile with ``torch.compile`` (for :class:`FusedRLFN`, its ``run``, so that the heap
+    settings stay outside the graph); measured no faster than the default here. Other modules get eval mode
+    (and channels-last on the CPU).
     """
     fast = copy.copy(model)
     module = copy.deepcopy(model.module).eval()

@@ -3,11 +3,11 @@
 An RLFN forward pass on the CPU allocates and frees dozens of full-resolution feature maps of tens of
 megabytes each. glibc serves blocks larger than its mmap threshold (at most 32 MiB) with a fresh ``mmap``
 and unmaps them when freed, so every such buffer is faulted in page by page, again and again: measured on a
-510×339 image, RLFN ×4 took 290,000 page faults per forward pass, a quarter of its run time.
+510×339 image, RLFN ×4 took 290,000 page faults per forward pass, a third of its run time.
 
 ``retained_heap()`` makes glibc serve those blocks from the heap and keep the freed ones for the next
 allocation, the next pass included: the process keeps the memory of its largest pass, as ONNX Runtime's
-arena or PyTorch's CUDA caching allocator do, until :func:`release` (or ``trim_on_exit``) gives it back.
+arena or PyTorch's CUDA caching allocator do, until :func:`release` gives it back.
 Elsewhere (macOS, Windows, musl) it does nothing. The settings are process-wide: another thread allocating
 meanwhile is served the same way, which is harmless.
 """
@@ -81,11 +81,10 @@ def active() -> bool:
 
 
 @contextlib.contextmanager
-def retained_heap(enabled: bool = True, trim_on_exit: bool = False) -> Iterator[None]:
+def retained_heap(enabled: bool = True) -> Iterator[None]:
     """While active, large blocks come from the heap and freed ones stay there for reuse; nested uses
     share the outermost one. When it exits, large blocks are mapped afresh again, but the freed ones stay
-    in the heap for the next pass (like an inference engine's arena) until :func:`release`;
-    ``trim_on_exit`` releases them at once."""
+    in the heap for the next pass (like an inference engine's arena) until :func:`release`."""
     global _depth
     libc = _glibc()
     if not enabled or libc is None:
@@ -104,5 +103,3 @@ def retained_heap(enabled: bool = True, trim_on_exit: bool = False) -> Iterator[
             if _depth == 0:
                 libc.mallopt(M_MMAP_MAX, DEFAULT_MMAP_MAX)
                 libc.mallopt(M_MMAP_THRESHOLD, STEADY_MMAP_THRESHOLD)
-                if trim_on_exit:
-                    _release(libc)
