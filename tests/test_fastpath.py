@@ -87,11 +87,16 @@ def test_tiny_and_single_images():
     assert (fast(x) - model(x)).abs().max() <= 1e-4
 
 
-def test_other_modules_get_eval_mode_only():
+def test_other_modules_get_eval_mode_channels_last_and_heap_reuse():
+    from rlfn.fastpath import HeapRetaining
+
     m = nn.Sequential(nn.Conv2d(3, 12, 3, padding=1), nn.PixelShuffle(2)).train()
     sr = SRModel(module=m, variant="other", scale=2, pixel_range=1.0)
     fast = optimize(sr)
     assert not fast.module.training and m.training
+    assert isinstance(fast.module, HeapRetaining)
+    assert fast.module.module[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not isinstance(optimize(sr, retain_heap=False).module, HeapRetaining)
     x = torch.rand(1, 3, 16, 16)
     assert (fast(x) - sr(x)).abs().max() <= 1e-5
 

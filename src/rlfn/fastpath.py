@@ -207,6 +207,19 @@ class FusedRLFN(nn.Module):
         return F.pixel_shuffle(self.up(self.conv_2.add(out, feat)), self.scale)
 
 
+class HeapRetaining(nn.Module):
+    """Any module, run with :func:`rlfn.heap.retained_heap` on the CPU: the fast path of networks other
+    than RLFN (``rlfn bench`` compares them on equal terms)."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with retained_heap(x.device.type == "cpu"):
+            return self.module(x)
+
+
 # --------------------------------------------------------------------------------------------------
 
 
@@ -222,8 +235,8 @@ def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = True,
     measured (``benchmarks/cpu_speed.py --options``) without a clear gain on the 2-core AVX2 machine.
     ``retain_heap``: keep freed feature maps in the heap during and after the pass (:mod:`rlfn.heap`).
     ``compile``: compile with ``torch.compile`` (for :class:`FusedRLFN`, its ``run``, so that the heap
-    settings stay outside the graph); measured no faster than the default here. Other modules get eval mode
-    (and channels-last on the CPU).
+    settings stay outside the graph); measured no faster than the default here. Other modules get eval mode,
+    and on the CPU channels-last and :class:`HeapRetaining`.
     """
     fast = copy.copy(model)
     module = copy.deepcopy(model.module).eval()
@@ -241,9 +254,13 @@ def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = True,
             module = module.to(memory_format=torch.channels_last)
     elif on_cpu:
         module = module.to(memory_format=torch.channels_last)
+        if retain_heap:
+            module = HeapRetaining(module).eval()
     if compile:
         if isinstance(module, FusedRLFN):
             module.run = torch.compile(module.run)  # an instance attribute, shadowing the method
+        elif isinstance(module, HeapRetaining):
+            module.module = torch.compile(module.module)
         else:
             module = torch.compile(module)
     fast.module = module
