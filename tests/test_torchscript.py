@@ -8,13 +8,12 @@ from torch import nn
 import rlfn
 from rlfn.cli import main
 from rlfn.descriptor import SRModel
+
+from _images import smooth_image
 from rlfn.export import export_torchscript, load_torchscript
 
 
-def _smooth(h: int, w: int, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    x = nn.functional.interpolate(torch.rand(1, 3, 8, 8, generator=g), size=(h, w), mode="bicubic", align_corners=False)
-    return x.clamp(0, 1)
+_smooth = smooth_image
 
 
 @pytest.fixture(scope="module")
