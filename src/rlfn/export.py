@@ -8,6 +8,7 @@ run a file on its own. onnx, onnxruntime and onnxscript are the ``rlfn[onnx]`` e
 """
 from __future__ import annotations
 
+import copy
 import io
 import os
 import warnings
@@ -45,6 +46,20 @@ class _Exportable(nn.Module):
         return self.module(x).clamp(0, 1)
 
 
+def _exportable(model: SRModel) -> _Exportable:
+    """A CPU float32 copy of ``model`` in export form (``nn.Module.to`` moves in place: the caller's model,
+    on a GPU perhaps, stays where it is)."""
+    return _Exportable(copy.deepcopy(model.module), model.pixel_range).to("cpu", torch.float32).eval()
+
+
+def _run_cropped(run, x: torch.Tensor, scale: int, min_size: int) -> torch.Tensor:
+    """:class:`SRModel`'s convention around an exported graph: N×3×H×W or 3×H×W in [0, 1], tiny inputs padded
+    to ``min_size`` and the output cropped back."""
+    x, single, h, w = prepare_input(x.detach().to("cpu", torch.float32), min_size)
+    out = run(x)[..., : h * scale, : w * scale]
+    return out[0] if single else out
+
+
 def _metadata(model: SRModel) -> dict[str, str]:
     return {"rlfn_variant": model.variant, "rlfn_scale": str(model.scale), "rlfn_min_size": str(model.min_size),
             "rlfn_source": Path(model.source).name if os.sep in model.source else model.source, "rlfn_input_range": "[0, 1]"}
@@ -61,7 +76,7 @@ def export_onnx(model: SRModel, path: str | Path | None = None, *, opset: int = 
         raise ConfigError(f"opset {opset} is too old; use 17 or newer")
     if path is not None and Path(path).exists() and not overwrite:
         raise ConfigError(f"{path}: exists (pass --overwrite to replace it)")
-    wrapper = _Exportable(model.module, model.pixel_range).to("cpu", torch.float32).eval()
+    wrapper = _exportable(model)
     x = torch.rand(1, 3, *example_size)
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
@@ -120,10 +135,10 @@ class OnnxModel:
         return f"{self.variant}_x{self.scale} (onnxruntime)"
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        x, single, h, w = prepare_input(x.detach().to("cpu", torch.float32), self.min_size)
-        y = self.session.run([OUTPUT_NAME], {INPUT_NAME: x.contiguous().numpy()})[0]
-        out = torch.from_numpy(y)[..., : h * self.scale, : w * self.scale]
-        return out[0] if single else out
+        def run(batch: torch.Tensor) -> torch.Tensor:
+            return torch.from_numpy(self.session.run([OUTPUT_NAME], {INPUT_NAME: batch.contiguous().numpy()})[0])
+
+        return _run_cropped(run, x, self.scale, self.min_size)
 
 
 def onnx_model_for(model: SRModel, *, opset: int = DEFAULT_OPSET, path: str | Path | None = None,
@@ -155,7 +170,7 @@ def export_torchscript(model: SRModel, path: str | Path, *, example_size: tuple[
 
     if Path(path).exists() and not overwrite:
         raise ConfigError(f"{path}: exists (pass --overwrite to replace it)")
-    wrapper = _Exportable(model.module, model.pixel_range).to("cpu", torch.float32).eval()
+    wrapper = _exportable(model)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice
         traced = torch.jit.trace(wrapper, torch.rand(1, 3, *example_size), check_trace=False)
@@ -195,10 +210,8 @@ class TorchScriptModel:
         self.dtype = torch.float32
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        x, single, h, w = prepare_input(x.detach().to("cpu", torch.float32), self.min_size)
         with torch.inference_mode():
-            out = self.module(x)[..., : h * self.scale, : w * self.scale]
-        return out[0] if single else out
+            return _run_cropped(self.module, x, self.scale, self.min_size)
 
 
 def load_torchscript(path: str | Path) -> TorchScriptModel:
