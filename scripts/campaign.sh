@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Issue 10's training campaign: start or resume one run, in the background, on both threads.
+#   scripts/campaign.sh x2|x4          start, or resume from runs/<run>/checkpoints/last.pt, or (on a new
+#                                      machine, where runs/ is gone) from the state committed in training/
+#   scripts/campaign.sh save x2|x4     copy the run's resume state into training/ (commit it afterwards)
+#   scripts/campaign.sh stop           stop the running campaign process (resume later with the first form)
+# Run from the repository root; the log is runs/<run>/nohup.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+run_of() { echo "campaign_rlfn_s_$1"; }
+
+case "${1:-}" in
+  stop)
+    pkill -INT -f "rlfn train configs/campaign/" && echo "stopped" || echo "nothing running"
+    exit 0 ;;
+  save)
+    run=$(run_of "$2"); src=runs/$run; dst=training/$run
+    mkdir -p "$dst"
+    cp "$src/checkpoints/last.pt" "$dst/last.pt"
+    cp "$src/metrics.jsonl" "$src/train.log" "$dst/"
+    cp "$src/config.yaml" "$dst/config.resolved.yaml"
+    echo "saved $src -> $dst ($(du -sh "$dst" | cut -f1))"
+    exit 0 ;;
+  x2|x4) ;;
+  *) echo "usage: scripts/campaign.sh x2|x4|save x2|x4|stop" >&2; exit 2 ;;
+esac
+
+run=$(run_of "$1"); out=runs/$run; saved=training/$run
+mkdir -p "$out/checkpoints"
+if [[ ! -f "$out/checkpoints/last.pt" && -f "$saved/last.pt" ]]; then
+  # a new machine: put the committed state back where the trainer expects it, history included
+  cp "$saved/last.pt" "$out/checkpoints/last.pt"
+  cp "$saved/metrics.jsonl" "$saved/train.log" "$out/"
+  echo "restored $out from $saved"
+fi
+args=(configs/campaign/rlfn_s_$1.yaml)
+[[ -f "$out/checkpoints/last.pt" ]] && args+=(--resume)
+if [[ "$1" == x4 ]]; then
+  args+=(--set "model.init_from=training/campaign_rlfn_s_x2/rlfn_s_x2.safetensors")
+fi
+. .venv/bin/activate
+nohup python -m rlfn train "${args[@]}" >> "$out/nohup.log" 2>&1 &
+echo "started pid $! : rlfn train ${args[*]} (log $out/nohup.log)"
