@@ -22,6 +22,16 @@ from rlfn.quality.realworld import (
 )
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The pipeline runs in loader workers, on one thread each; small tensors on two threads of a busy
+    machine are several times slower (OpenMP waits for the descheduled thread)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def photo(h: int = 48, w: int = 64, seed: int = 0) -> torch.Tensor:
     """3×h×w uint8: smooth colours plus a little texture, like a photograph's patch."""
     x = smooth_image(h, w, seed)[0]
@@ -187,7 +197,7 @@ def test_poisson_noise_grows_with_intensity():
 @pytest.mark.parametrize("scale,size", [(4, 192), (4, 64), (2, 96), (2, 48), (4, 32)])
 def test_degrade_gives_the_lr_patch(scale, size):
     hr = photo(size, size, seed=size)
-    for i in range(3):
+    for i in range(2):
         lr = degrade(hr, scale, generator=(0, 0, i))
         assert lr.shape == (3, size // scale, size // scale) and lr.dtype == torch.uint8
 
@@ -232,16 +242,15 @@ class _Degraded(torch.utils.data.Dataset):
 def test_same_sample_in_a_loader_worker_as_in_the_main_process():
     hr = photo(64, 64)
     ds = _Degraded(hr)
-    main = [ds[i] for i in range(len(ds))]  # 2 threads here (conftest); 1 in the worker
+    main = [ds[i] for i in range(len(ds))]  # one thread here (the fixture), as in the worker
     loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=1)
     worker = list(loader)
     assert all(torch.equal(a, b) for a, b in zip(main, worker))
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        assert all(torch.equal(a, ds[i]) for i, a in enumerate(main))
-    finally:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(2)  # the trainer's main process (workers: 0) runs on its training threads
+    assert all(torch.equal(a, ds[i]) for i, a in enumerate(main[:2]))  # degraded on one, then restored
+    assert torch.get_num_threads() == 2
+    two = RealWorldDegradation(4, threads=None)  # really on two threads: the same result
+    assert torch.equal(two(hr, (0, 0, 0)), main[0])
 
 
 def test_with_everything_off_the_pipeline_is_a_plain_resize_and_two_jpegs():
@@ -272,8 +281,8 @@ def test_final_sinc_and_jpeg_in_either_order():
 
 def test_degradations_lose_detail():
     """Over a few samples, the degraded LR is further from the clean bicubic LR than a re-encode would be."""
-    hr = photo(128, 128)
-    clean = F.interpolate(hr[None].float(), size=(32, 32), mode="area")[0]
+    hr = photo(96, 96)
+    clean = F.interpolate(hr[None].float(), size=(24, 24), mode="area")[0]
     errs = [float((degrade(hr, 4, generator=i).float() - clean).abs().mean()) for i in range(4)]
     assert min(errs) > 0.5 and max(errs) < 60
 
@@ -328,6 +337,8 @@ def test_bad_config_is_refused_naming_the_key(raw, message):
 def test_config_prefix_follows_the_caller():
     with pytest.raises(ConfigError, match=r"^stages\[1\]\.data\.degradation\.sinc_prob: "):
         RealWorldConfig.from_dict({"sinc_prob": 2}, prefix="stages[1].data.degradation")
+    with pytest.raises(ConfigError, match=r"data\.degradation\.final_sinc_prob: "):  # built directly: checked once
+        RealWorldDegradation(4, RealWorldConfig(final_sinc_prob=-1.0))
 
 
 # ---------------------------------------------------------------- fixed degradations for evaluation
