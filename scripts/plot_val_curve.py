@@ -1,41 +1,95 @@
-"""Plot validation PSNR (Set5, Y) against training steps for chains of warm-started runs, from each run's
-metrics.jsonl (the same records TensorBoard shows). A chain is runs given in order: later runs started from
-the earlier one's final weights, so their steps are drawn after it.
+"""Learning curves of training runs: validation PSNR (Set5, Y) against training steps and against training
+hours, one line per run, from each run's metrics.jsonl (the records TensorBoard also shows).
 
-    python scripts/plot_val_curve.py "x4=/work/runs/cpu_rlfn_s_x4,/work/runs/cpu_rlfn_s_x4_continue" \
-        "x2=/work/runs/cpu_rlfn_s_x2,..." -o docs/training_curve.png
+A run is LABEL=DIR[,DIR...]: several folders are a chain of runs, each started from the one before it, so
+their steps and hours are drawn one after another. Hours are the compute the steps took (each logged
+interval's steps divided by its measured rate), so pauses and restarts do not count, and steps repeated
+after a resume count once.
+
+    python scripts/plot_val_curve.py x2=runs/campaign_rlfn_s_x2 x4=runs/campaign_rlfn_s_x4 \
+        -o docs/training_curve.png [--reference x2=38.06 --reference x4=32.25]
 """
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
-def chain_points(run_dirs: list[str]) -> tuple[list[int], list[float], list[tuple[int, str]], float]:
-    xs, ys, marks, offset, bicubic = [], [], [], 0, 0.0
+@dataclass
+class Curve:
+    steps: list[int] = field(default_factory=list)
+    hours: list[float] = field(default_factory=list)
+    psnr: list[float] = field(default_factory=list)
+    bicubic: float = 0.0
+    stages: list[tuple[int, float, str]] = field(default_factory=list)  # (step, hour, name) of each start
+
+
+def read_records(run_dir: str) -> list[dict]:
+    text = (Path(run_dir) / "metrics.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def hours_at(records: list[dict]) -> dict[int, float]:
+    """Cumulative training hours at each logged global step (later records of a repeated step win).
+
+    An interval's time is the wall time between its two records (validation included), unless that is
+    over twice what the logged rate implies: then the run was paused or restarted in between, and the
+    rate (the process's average since it started) gives the time instead."""
+    last: dict[int, dict] = {}
+    for r in records:
+        if r.get("kind") == "train" and r.get("its", 0) > 0:
+            last[r["global_step"]] = r
+    out, total, prev = {0: 0.0}, 0.0, None
+    for step in sorted(last):
+        r = last[step]
+        from_rate = (step - (prev["global_step"] if prev else 0)) / r["its"]
+        wall = r["time"] - prev["time"] if prev else from_rate
+        total += (wall if 0 < wall < 2 * from_rate else from_rate) / 3600
+        out[step], prev = total, r
+    return out
+
+
+def interpolate(table: dict[int, float], step: int) -> float:
+    keys = sorted(table)
+    lo = max((k for k in keys if k <= step), default=keys[0])
+    hi = min((k for k in keys if k >= step), default=keys[-1])
+    if hi == lo:
+        return table[lo]
+    return table[lo] + (table[hi] - table[lo]) * (step - lo) / (hi - lo)
+
+
+def chain_curve(run_dirs: list[str]) -> Curve:
+    c = Curve()
+    step0, hour0 = 0, 0.0
     for run in run_dirs:
-        recs = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        val = {}
+        recs = read_records(run)
+        hours = hours_at(recs)
+        val: dict[int, dict] = {}
+        starts: dict[tuple[int, str], int] = {}
         for r in recs:
+            starts.setdefault((r["stage"], r["stage_name"]), r["global_step"] - r["step"])
             if r.get("kind") == "val":
                 val[r["global_step"]] = r  # a resumed run repeats steps: keep the last record
-                bicubic = r["bicubic_psnr"]
-        stage_start = {}
-        for r in recs:
-            stage_start.setdefault((r["stage"], r["stage_name"]), r["global_step"] - r["step"])
-        for (stage, name), start in sorted(stage_start.items()):
-            marks.append((offset + start, name))
+                c.bicubic = r["bicubic_psnr"]
+        for (_, name), start in sorted(starts.items()):
+            c.stages.append((step0 + start, hour0 + interpolate(hours, start), name))
         for step in sorted(val):
-            xs.append(offset + step)
-            ys.append(val[step]["psnr"])
-        offset = xs[-1] if xs else offset
-    return xs, ys, marks, bicubic
+            c.steps.append(step0 + step)
+            c.hours.append(hour0 + interpolate(hours, step))
+            c.psnr.append(val[step]["psnr"])
+        if c.steps:
+            step0, hour0 = c.steps[-1], c.hours[-1]
+    return c
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("chains", nargs="+", metavar="LABEL=RUN_DIR[,RUN_DIR...]")
+    ap.add_argument("runs", nargs="+", metavar="LABEL=RUN_DIR[,RUN_DIR...]")
+    ap.add_argument("--reference", action="append", default=[], metavar="LABEL=PSNR",
+                    help="a published PSNR to draw as a line (repeatable)")
+    ap.add_argument("--title", default="RLFN-S trained on this project's 2-core CPU")
     ap.add_argument("-o", "--output", default="docs/training_curve.png")
     args = ap.parse_args()
     import matplotlib
@@ -43,19 +97,29 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(args.chains), figsize=(6 * len(args.chains), 4), squeeze=False)
-    for ax, chain in zip(axes[0], args.chains):
-        label, _, dirs = chain.partition("=")
-        xs, ys, marks, bicubic = chain_points(dirs.split(","))
-        ax.plot(xs, ys, "o-", label=f"ours ({label})")
-        ax.axhline(bicubic, color="gray", linestyle="--", label="bicubic")
-        for x, name in marks:
-            ax.axvline(x, color="lightgray", linewidth=0.8)
-            ax.text(x, min(ys), f" {name}", rotation=90, fontsize=7, va="bottom", color="dimgray")
-        ax.set_xlabel("training steps (batch 16, 32-px LR patches)")
-        ax.set_ylabel("Set5 PSNR (dB, Y)")
-        ax.set_title(f"RLFN-S {label}: validation during training")
-        ax.legend(loc="lower right")
+    refs = dict(r.split("=", 1) for r in args.reference)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for i, spec in enumerate(args.runs):
+        label, _, dirs = spec.partition("=")
+        c = chain_curve(dirs.split(","))
+        colour = f"C{i}"
+        for ax, xs in ((axes[0], c.steps), (axes[1], c.hours)):
+            ax.plot(xs, c.psnr, "-", color=colour, label=f"ours {label} (best {max(c.psnr):.2f} dB)")
+            ax.axhline(c.bicubic, color=colour, linestyle=":", linewidth=1, label=f"bicubic {label}")
+            if label in refs:
+                ax.axhline(float(refs[label]), color=colour, linestyle="--", linewidth=1,
+                           label=f"official {label} ({float(refs[label]):.2f})")
+        for step, hour, name in c.stages:
+            for ax, x in ((axes[0], step), (axes[1], hour)):
+                ax.axvline(x, color=colour, alpha=0.25, linewidth=0.8)
+                ax.text(x, c.bicubic, f" {label} {name}", rotation=90, fontsize=7, va="bottom", color=colour)
+    axes[0].set_xlabel("training steps (batch 16)")
+    axes[1].set_xlabel("training hours on 2 CPU cores")
+    for ax in axes:
+        ax.set_ylabel("Set5 PSNR (dB, Y channel)")
+        ax.grid(alpha=0.3)
+    axes[1].legend(loc="lower right", fontsize=8)
+    fig.suptitle(args.title)
     fig.tight_layout()
     fig.savefig(args.output, dpi=110)
     print(args.output)
