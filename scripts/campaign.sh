@@ -19,6 +19,8 @@ case "${1:-}" in
     cp "$src/checkpoints/last.pt" "$dst/last.pt"
     cp "$src/metrics.jsonl" "$src/train.log" "$dst/"
     cp "$src/config.yaml" "$dst/config.resolved.yaml"
+    # the finished run's weights: the x4 run starts from the x2 ones
+    if [[ -f "$src/rlfn_s_$2.safetensors" ]]; then cp "$src/rlfn_s_$2.safetensors" "$dst/"; fi
     echo "saved $src -> $dst ($(du -sh "$dst" | cut -f1))"
     exit 0 ;;
   x2|x4) ;;
