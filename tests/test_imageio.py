@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageOps
 
-from rlfn import png16
+from rlfn.io import png16
 from rlfn.errors import ImageError
-from rlfn.imageio import Picture, _orient, atomic_write, load_picture, open_image, save_picture
+from rlfn.io.images import Picture, _orient, atomic_write, load_picture, open_image, save_picture
 
 RNG = np.random.default_rng(0)
 

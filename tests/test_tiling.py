@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 import rlfn
-from rlfn.imageio import load_picture
-from rlfn.model import ESA
-from rlfn.tiling import Window, esa_window, plan_tiles, split
-from rlfn.upscale import Upscaler
+from rlfn.io.images import load_picture
+from rlfn.models.rlfn import ESA
+from rlfn.inference.tiling import Window, esa_window, plan_tiles, split
+from rlfn.inference.upscaler import Upscaler
 
 
 def psnr8(a: np.ndarray, b: np.ndarray) -> float:
@@ -70,7 +70,7 @@ def test_tile_aware_esa_matches_original_on_the_whole_image(h, w):
 
 
 def test_esa_window_restores_interpolate():
-    from rlfn import tiling
+    from rlfn.inference import tiling
 
     before = torch.nn.functional.interpolate
     with esa_window(Window(0, 0, 30, 30)):
@@ -81,7 +81,7 @@ def test_esa_window_restores_interpolate():
 def test_tiles_match_whole_image_random_weights():
     torch.manual_seed(1)
     model = rlfn.create_model("rlfn_s", 2)
-    from rlfn.descriptor import SRModel
+    from rlfn.models.descriptor import SRModel
 
     sr = SRModel(model.eval(), "rlfn_s", 2, pixel_range=1.0)
     img = (np.random.default_rng(1).random((90, 110, 3)) * 255).astype(np.uint8)

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 import rlfn
 from _train_helpers import tiny_config
 from rlfn.errors import ConfigError
-from rlfn.trainer import Trainer
+from rlfn.train.trainer import Trainer
 
 
 def _train_losses(run_dir):
@@ -148,8 +148,8 @@ def test_cli_bad_config_is_one_line(tmp_path):
 
 
 def test_schedules():
-    from rlfn.config import OptimConfig
-    from rlfn.trainer import lr_factor
+    from rlfn.train.config import OptimConfig
+    from rlfn.train.trainer import lr_factor
 
     f = lr_factor(OptimConfig(lr=1e-3, schedule="cosine", warmup_steps=4, min_lr=1e-5), 104)
     assert [f(t) for t in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
@@ -160,8 +160,8 @@ def test_schedules():
 
 
 def test_adamw_and_ema():
-    from rlfn.config import OptimConfig
-    from rlfn.trainer import EMA, build_optimizer
+    from rlfn.train.config import OptimConfig
+    from rlfn.train.trainer import EMA, build_optimizer
 
     model = rlfn.create_model("rlfn_s", 2)
     opt, _ = build_optimizer(model.parameters(), OptimConfig(name="adamw", weight_decay=0.01), 10)

@@ -31,17 +31,17 @@ import yaml
 from torch import nn
 
 from . import distributed as D
-from .checkpoint import read_checkpoint, save_safetensors
+from ..models.checkpoint import read_checkpoint, save_safetensors
 from .config import Config, OptimConfig, StageConfig
 from .data import PatchDataset, check_patch, load_images, make_loader
-from .descriptor import SRModel
-from .errors import CheckpointError, ConfigError, DeviceError
-from .evaluate import evaluate_folder, make_lr, modcrop
-from .imageio import list_images, read_rgb
-from .imresize import imresize
+from ..models.descriptor import SRModel
+from ..errors import CheckpointError, ConfigError, DeviceError
+from ..quality.evaluate import evaluate_folder, make_lr, modcrop
+from ..io.images import list_images, read_rgb
+from ..quality.imresize import imresize
 from .losses import SRLoss
-from .model import RLFN
-from .registry import create_model, parse_name
+from ..models.rlfn import RLFN
+from ..models.registry import create_model, parse_name
 
 PIXEL_RANGE = 1.0  # we train on [0, 1] inputs
 
@@ -160,7 +160,7 @@ class Trainer:
                  device: str | None = None):
         self.cfg = cfg
         self.quiet = quiet
-        from .commands.common import resolve_device
+        from ..cli.common import resolve_device
 
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import MIN_INPUT_SIZE
+from .rlfn import MIN_INPUT_SIZE
 
 
 def prepare_input(x: torch.Tensor, min_size: int) -> tuple[torch.Tensor, bool, int, int]:

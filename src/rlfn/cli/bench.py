@@ -62,7 +62,7 @@ def _parse_psnr(items: list[str], models: list[str]) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench import bench_model, format_table, load_images, plot, require_matplotlib, resolve_model, write_json
+    from ..perf.bench import bench_model, format_table, load_images, plot, require_matplotlib, resolve_model, write_json
 
     for flag, path in (("--json", args.json), ("--plot", args.plot)):
         if path and Path(path).exists() and not args.overwrite:

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .errors import ConfigError, ImageError
-from .evaluate import _find_lr, make_lr, modcrop
-from .imageio import list_images, read_rgb
+from ..errors import ConfigError, ImageError
+from ..quality.evaluate import _find_lr, make_lr, modcrop
+from ..io.images import list_images, read_rgb
 
 
 @dataclass

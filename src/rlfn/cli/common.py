@@ -5,9 +5,9 @@ import argparse
 
 import torch
 
-from ..descriptor import SRModel
+from ..models.descriptor import SRModel
 from ..errors import DeviceError
-from ..loader import DEFAULT_MODEL
+from ..models.loader import DEFAULT_MODEL
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,7 +42,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def load_from_args(args: argparse.Namespace, device: torch.device | str = "cpu") -> SRModel:
-    from ..loader import load_model
+    from ..models.loader import load_model
 
     if args.weights is not None and args.model is None:
         # A checkpoint alone: take whatever it holds (a --scale, if given, must agree).

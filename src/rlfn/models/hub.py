@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .errors import DownloadError
+from ..errors import DownloadError
 from .registry import Weights
 
 CHUNK = 1 << 16

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ImageError, RLFNError
-from ..imageio import FORMATS, SUFFIX_FOR, list_images
+from ..io.images import FORMATS, SUFFIX_FOR, list_images
 from .common import add_model_arguments, load_from_args, resolve_device
 
 
@@ -131,7 +131,7 @@ def collect_jobs(args: argparse.Namespace, scale: int) -> list[Job]:
 
 
 def _load(args: argparse.Namespace):
-    from ..upscale import Upscaler
+    from ..inference.upscaler import Upscaler
 
     tile = _parse_tile(str(args.tile))
     if args.quality < 1 or args.quality > 100:
@@ -146,7 +146,7 @@ def _load(args: argparse.Namespace):
             raise RLFNError(f"--backend onnxruntime runs on the CPU here; drop --device {args.device}")
         model = load_from_args(args, "cpu")
         try:
-            from ..export import onnx_model_for
+            from ..perf.export import onnx_model_for
         except ImportError as e:
             raise RLFNError(f"--backend onnxruntime is not available in this installation ({e})") from None
         try:
@@ -204,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         tile_bar = None
         try:
-            from ..imageio import load_picture, save_picture
+            from ..io.images import load_picture, save_picture
 
             pic = load_picture(job.src, max_pixels=args.max_pixels)
             ntiles = up.tiles_for(pic.size[0], pic.size[1], pic.has_alpha)

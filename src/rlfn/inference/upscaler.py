@@ -22,9 +22,9 @@ import torch
 from PIL import Image
 
 from . import heap
-from .descriptor import SRModel
-from .errors import DeviceError, ImageError, RLFNError
-from .imageio import Picture, load_picture, picture_to_pil, save_picture, _pixels_of
+from ..models.descriptor import SRModel
+from ..errors import DeviceError, ImageError, RLFNError
+from ..io.images import Picture, load_picture, picture_to_pil, save_picture, _pixels_of
 from .tiling import ESA_GRID, Window, esa_window, plan_tiles, run_tiled
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
@@ -64,7 +64,7 @@ def default_tile(device: torch.device) -> int:
 
 def pick_device(name: str | torch.device = "auto") -> torch.device:
     """``auto`` → CUDA, then MPS, then CPU; an explicit device that is absent is a one-line DeviceError."""
-    from .commands.common import resolve_device
+    from ..cli.common import resolve_device
 
     return resolve_device(str(name))
 
@@ -114,7 +114,7 @@ class Upscaler:
         self.tile_pad, self.blend = tile_pad, blend
         self.stats = Stats()
         if isinstance(model, (str, Path)) or model is None:
-            from .loader import DEFAULT_MODEL, load_model
+            from ..models.loader import DEFAULT_MODEL, load_model
 
             dev = pick_device(device)
             if model is None and weights is not None:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import RLFNError
-from ..evaluate import PROTOCOLS, DatasetResult, evaluate_folder
+from ..quality.evaluate import PROTOCOLS, DatasetResult, evaluate_folder
 from .common import add_model_arguments, load_from_args, resolve_device
 
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             "protocol_description": PROTOCOLS[args.protocol],
             "results": [r.as_dict() for r in results],
         }
-        from ..imageio import atomic_write
+        from ..io.images import atomic_write
 
         atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"), overwrite=True)
     return 0

@@ -16,8 +16,8 @@ from typing import Mapping
 
 import torch
 
-from .errors import CheckpointError, CheckpointMismatchError
-from .model import RLFN
+from ..errors import CheckpointError, CheckpointMismatchError
+from .rlfn import RLFN
 from .registry import identify
 
 # Keys under which training frameworks nest the weights, best first (an EMA beats the raw weights).

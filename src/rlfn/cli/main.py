@@ -1,6 +1,6 @@
 """The ``rlfn`` command: a thin dispatcher over the Python API.
 
-Each subcommand lives in ``rlfn.commands.<name>`` with ``add_arguments(parser)`` and ``run(args) -> int``,
+Each subcommand lives in ``rlfn.cli.<name>`` with ``add_arguments(parser)`` and ``run(args) -> int``,
 imported only when used so that ``rlfn upscale`` does not pay for onnx or tensorboard imports.
 Errors a user can cause (:class:`RLFNError`) are printed as one line; set RLFN_DEBUG=1 for a traceback.
 """
@@ -22,11 +22,11 @@ COMMANDS = {
 
 
 def _command_module(name: str):
-    return importlib.import_module(f"rlfn.commands.{name}")
+    return importlib.import_module(f"rlfn.cli.{name}")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = argparse.ArgumentParser(prog="rlfn", description="Fast single-image super-resolution with RLFN.")
     parser.add_argument("--version", action="version", version=f"rlfn {__version__}")
@@ -39,7 +39,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .errors import RLFNError
+    from ..errors import RLFNError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     only = next((a for a in argv if a in COMMANDS), None)

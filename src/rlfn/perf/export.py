@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .descriptor import SRModel, prepare_input
-from .errors import ConfigError, RLFNError
-from .model import MIN_INPUT_SIZE
+from ..models.descriptor import SRModel, prepare_input
+from ..errors import ConfigError, RLFNError
+from ..models.rlfn import MIN_INPUT_SIZE
 
 DEFAULT_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "input", "output"
@@ -94,7 +94,7 @@ def export_onnx(model: SRModel, path: str | Path | None = None, *, opset: int = 
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
     if path is not None:
-        from .imageio import atomic_write
+        from ..io.images import atomic_write
 
         atomic_write(path, lambda tmp: Path(tmp).write_bytes(data), overwrite=overwrite)
     return data
@@ -175,7 +175,7 @@ def export_torchscript(model: SRModel, path: str | Path, *, example_size: tuple[
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice
         traced = torch.jit.trace(wrapper, torch.rand(1, 3, *example_size), check_trace=False)
     extra = {TORCHSCRIPT_META: json.dumps(_metadata(model))}
-    from .imageio import atomic_write
+    from ..io.images import atomic_write
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice

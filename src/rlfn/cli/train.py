@@ -20,8 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import yaml
 
-    from ..config import load_config
-    from ..trainer import Trainer
+    from ..train.config import load_config
+    from ..train.trainer import Trainer
 
     cfg = load_config(args.config, args.overrides)
     trainer = Trainer(cfg, resume=args.resume, quiet=args.quiet, device=args.device)

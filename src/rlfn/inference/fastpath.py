@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .descriptor import SRModel
+from ..models.descriptor import SRModel
 from .heap import retained_heap
-from .model import ESA, NEG_SLOPE, RLFB, RLFN
+from ..models.rlfn import ESA, NEG_SLOPE, RLFB, RLFN
 
 CHANNEL_MULTIPLE = 8  # AVX2 oneDNN kernels block channels by 8 (AVX-512 by 16; 8 still avoids a tail)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..loader import available_weights
-from ..registry import VARIANTS
+from ..models.loader import available_weights
+from ..models.registry import VARIANTS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -26,9 +26,9 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from . import heap
-from .descriptor import SRModel
-from .errors import ConfigError, RLFNError, UnknownModelError
+from ..inference import heap
+from ..models.descriptor import SRModel
+from ..errors import ConfigError, RLFNError, UnknownModelError
 from .flops import CHALLENGE_INPUT, count
 
 Runner = Callable[[torch.Tensor], torch.Tensor]
@@ -81,8 +81,8 @@ def _from_callable(spec: str, device: torch.device | str) -> SRModel:
 
 def resolve_model(spec: str, scale: int | None = None, device: torch.device | str = "cpu") -> SRModel:
     """A model for benchmarking from a variant name, a checkpoint path or ``module:callable``."""
-    from .loader import _looks_like_path, load_file
-    from .registry import create_model, parse_name
+    from ..models.loader import _looks_like_path, load_file
+    from ..models.registry import create_model, parse_name
 
     if ":" in spec and not Path(spec).exists() and not (len(spec) > 1 and spec[1] == ":"):
         return _from_callable(spec, device)
@@ -104,7 +104,7 @@ def make_runner(model: SRModel, backend: str = "torch", path: str = "fast") -> R
     if backend != "torch":
         raise ConfigError(f"unknown backend {backend!r}; choose {', '.join(BACKENDS)}")
     if path == "fast":
-        from .fastpath import optimize
+        from ..inference.fastpath import optimize
 
         return optimize(model)
     if path == "plain":
@@ -123,7 +123,7 @@ def load_images(folder: str | Path | None = None, limit: int | None = None,
     if folder is None:
         g = torch.Generator().manual_seed(seed)
         return [torch.rand(1, 3, *size, generator=g) for _ in range(count_)]
-    from .imageio import list_images, read_rgb
+    from ..io.images import list_images, read_rgb
 
     files = list_images(folder)[: limit or None]
     return [(read_rgb(f) / 255.0).unsqueeze(0) for f in files]
@@ -310,7 +310,7 @@ def format_table(results: Sequence[BenchResult]) -> str:
 
 def write_json(results: Sequence[BenchResult], path: str | Path, extra: dict | None = None,
                overwrite: bool = False) -> Path:
-    from .imageio import atomic_write
+    from ..io.images import atomic_write
 
     doc = {"environment": environment(), **(extra or {}), "results": [r.as_dict() for r in results]}
     text = json.dumps(doc, indent=2, default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o))
@@ -331,7 +331,7 @@ def require_matplotlib():
 def plot(results: Sequence[BenchResult], path: str | Path, overwrite: bool = False) -> Path:
     """Runtime against PSNR (the paper's first figure) when PSNR figures are known, else against
     parameters; marker area follows the parameter count."""
-    from .imageio import atomic_write
+    from ..io.images import atomic_write
 
     plt = require_matplotlib()
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .errors import UnknownModelError
-from .model import RLFN
+from ..errors import UnknownModelError
+from .rlfn import RLFN
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def _format(args: argparse.Namespace, out: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export import export_onnx, export_torchscript, load_onnx, load_torchscript
+    from ..perf.export import export_onnx, export_torchscript, load_onnx, load_torchscript
 
     if args.model_pos is not None:
         if args.model is not None and args.model != args.model_pos:
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     exported = load_onnx(out) if fmt == "onnx" else load_torchscript(out)
     if args.check:
-        from ..imageio import read_rgb
+        from ..io.images import read_rgb
 
         inputs = [(str(p), read_rgb(p) / 255.0) for p in args.check]
     else:

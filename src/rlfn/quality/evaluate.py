@@ -11,12 +11,12 @@ from typing import Literal
 
 import torch
 
-from .descriptor import SRModel
-from .errors import ImageError
-from .imageio import list_images, read_rgb, save_rgb
+from ..models.descriptor import SRModel
+from ..errors import ImageError
+from ..io.images import list_images, read_rgb, save_rgb
 from .imresize import imresize
 from .metrics import crop_border, psnr, psnr_rgb, psnr_y, ssim, ssim_y, to_255
-from .progress import progress
+from ..progress import progress
 
 Protocol = Literal["y", "rgb"]
 PROTOCOLS = {

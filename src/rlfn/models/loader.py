@@ -8,7 +8,7 @@ import torch
 
 from .checkpoint import build_from_state_dict, read_checkpoint
 from .descriptor import SRModel
-from .errors import CheckpointMismatchError, UnknownModelError
+from ..errors import CheckpointMismatchError, UnknownModelError
 from .registry import OFFICIAL_WEIGHTS, Weights, parse_name
 
 DEFAULT_MODEL = "rlfn_s"

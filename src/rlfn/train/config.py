@@ -21,7 +21,7 @@ from typing import Any, Literal, Mapping, Optional
 
 import yaml
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ def _check_values(cfg: Config) -> None:
         if v <= 0:
             raise ConfigError(f"{key}: must be positive, got {v}")
 
-    from .registry import VARIANTS
+    from ..models.registry import VARIANTS
 
     if cfg.model.variant.lower().replace("-", "_") not in VARIANTS:
         raise ConfigError(f"model.variant: unknown {cfg.model.variant!r}; known: {', '.join(sorted(VARIANTS))}")
