@@ -7,8 +7,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ConfigError, ImageError
-from .common import resolve_device
+from ..errors import ConfigError
+from ..io.atomic import refuse_existing
+from ..inference.devices import resolve_device
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -65,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from ..perf.bench import bench_model, format_table, load_images, plot, require_matplotlib, resolve_model, write_json
 
     for flag, path in (("--json", args.json), ("--plot", args.plot)):
-        if path and Path(path).exists() and not args.overwrite:
-            raise ImageError(f"{flag} {path}: exists (pass --overwrite to replace it)")
+        if path:
+            refuse_existing(path, args.overwrite, flag)
     if args.warmup < 0 or args.repeat < 1 or args.count < 1:
         raise ConfigError("--warmup must be ≥ 0, --repeat and --count ≥ 1")
     psnr = _parse_psnr(args.psnr, args.models)

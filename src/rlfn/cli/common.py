@@ -1,4 +1,4 @@
-"""Arguments shared by several subcommands: choosing a model and a device."""
+"""Arguments shared by several subcommands: choosing a model."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,6 @@ import argparse
 import torch
 
 from ..models.descriptor import SRModel
-from ..errors import DeviceError
 from ..models.loader import DEFAULT_MODEL
 
 
@@ -21,24 +20,6 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pretrained", default="ours", choices=("ours", "official"),
                    help="published weights to use without --weights: 'ours' (shipped in the package) or "
                         "'official' (bytedance/RLFN, downloaded once and cached) (default: %(default)s)")
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    name = (name or "auto").lower()
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError("--device cuda: no CUDA GPU is available to this PyTorch (use --device cpu or auto)")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
-        raise DeviceError("--device mps: Apple's Metal backend is not available here (use --device cpu or auto)")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise DeviceError(f"unknown device {name!r}; choose auto, cpu, cuda, cuda:N or mps") from None
 
 
 def load_from_args(args: argparse.Namespace, device: torch.device | str = "cpu") -> SRModel:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..errors import RLFNError
 from ..quality.evaluate import PROTOCOLS, DatasetResult, evaluate_folder
-from .common import add_model_arguments, load_from_args, resolve_device
+from ..inference.devices import resolve_device
+from .common import add_model_arguments, load_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             "protocol_description": PROTOCOLS[args.protocol],
             "results": [r.as_dict() for r in results],
         }
-        from ..io.images import atomic_write
+        from ..io.atomic import atomic_write
 
         atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"), overwrite=True)
     return 0

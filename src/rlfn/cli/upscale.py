@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..errors import ImageError, RLFNError
 from ..io.images import FORMATS, SUFFIX_FOR, list_images
-from .common import add_model_arguments, load_from_args, resolve_device
+from ..inference.devices import resolve_device
+from .common import add_model_arguments, load_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -33,7 +33,9 @@ from torch import nn
 
 from ..models.descriptor import SRModel
 from .heap import retained_heap
-from ..models.rlfn import ESA, NEG_SLOPE, RLFB, RLFN
+from ..models.esa import FusedESA
+from ..models.layers import FusedConv, fused_ops_available
+from ..models.rlfn import RLFB, RLFN
 
 CHANNEL_MULTIPLE = 8  # AVX2 oneDNN kernels block channels by 8 (AVX-512 by 16; 8 still avoids a tail)
 
@@ -94,74 +96,15 @@ def pad_channels(module: RLFN, channels: int, mid_channels: int | None = None) -
 # Fused oneDNN execution
 
 
-def fused_ops_available() -> bool:
-    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+class FusedRLFB(nn.Module):
+    """:class:`RLFB` on fused convolutions, the residual addition in place; its ESA is :class:`FusedESA`."""
 
-
-class _FusedConv(nn.Module):
-    """One convolution with its following element-wise step: fused into oneDNN's convolution
-    (``onednn=True``), or ``F.conv2d`` then the step in place; out of place when autograd records."""
-
-    def __init__(self, conv: nn.Conv2d, weight_scale: float = 1.0, bias_scale: float = 1.0, onednn: bool = True):
-        super().__init__()
-        self.onednn = onednn
-        # channels-last weights too: with NCHW weights, oneDNN picks kernels for the NCHW layout
-        w = (conv.weight.detach() * weight_scale).contiguous(memory_format=torch.channels_last)
-        self.weight = nn.Parameter(w, requires_grad=False)
-        self.bias = nn.Parameter(conv.bias.detach() * bias_scale, requires_grad=False)
-        self.stride = list(conv.stride)
-        self.padding = list(conv.padding)
-        self.dilation = list(conv.dilation)
-        self.groups = conv.groups
-
-    def _use_onednn(self, x: torch.Tensor) -> bool:
-        return self.onednn and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
-
-    def forward(self, x: torch.Tensor, act: str = "none") -> torch.Tensor:
-        if self._use_onednn(x):
-            scalars = [NEG_SLOPE] if act == "leaky_relu" else []
-            return torch.ops.mkldnn._convolution_pointwise(
-                x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups, act, scalars, ""
-            )
-        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-        return (_ACTS_ if not torch.is_grad_enabled() else _ACTS)[act](y)
-
-    def add(self, x: torch.Tensor, other: torch.Tensor, act: str = "none") -> torch.Tensor:
-        """act(conv(x) + other)"""
-        if self._use_onednn(x):
-            return torch.ops.mkldnn._convolution_pointwise(
-                x, other, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups,
-                "add", None, None if act == "none" else act, [], "",
-            )
-        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-        if not torch.is_grad_enabled():
-            return _ACTS_[act](y.add_(other))
-        return _ACTS[act](y + other)
-
-
-_ACTS = {
-    "none": lambda y: y,
-    "leaky_relu": lambda y: F.leaky_relu(y, NEG_SLOPE),
-    "sigmoid": torch.sigmoid,
-}
-# In place: each full-size allocation avoided saves the page faults of a fresh tens-of-MB buffer.
-_ACTS_ = {
-    "none": lambda y: y,
-    "leaky_relu": lambda y: F.leaky_relu_(y, NEG_SLOPE),
-    "sigmoid": torch.sigmoid_,
-}
-
-
-class _FusedRLFB(nn.Module):
     def __init__(self, block: RLFB, onednn: bool = True):
         super().__init__()
         self.c1_r, self.c2_r, self.c3_r, self.c5 = (
-            _FusedConv(c, onednn=onednn) for c in (block.c1_r, block.c2_r, block.c3_r, block.c5)
+            FusedConv(c, onednn=onednn) for c in (block.c1_r, block.c2_r, block.c3_r, block.c5)
         )
-        esa: ESA = block.esa
-        self.conv1, self.conv2, self.conv3, self.conv_f, self.conv4 = (
-            _FusedConv(c, onednn=onednn) for c in (esa.conv1, esa.conv2, esa.conv3, esa.conv_f, esa.conv4)
-        )
+        self.esa = FusedESA(block.esa, onednn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.c1_r(x, "leaky_relu")
@@ -169,13 +112,7 @@ class _FusedRLFB(nn.Module):
         out = self.c3_r(out, "leaky_relu")
         # LeakyReLU comes before the residual addition, so the addition cannot ride in the conv's post-ops
         inplace = not torch.is_grad_enabled()  # in-place saves a full-size allocation; autograd forbids it
-        out = self.c5(out.add_(x) if inplace else out + x)
-        # ESA: the same operations as model.ESA, with add and sigmoid fused into conv_f and conv4
-        c1_ = self.conv1(out)
-        c1 = F.max_pool2d(self.conv2(c1_), kernel_size=7, stride=3)
-        c3 = F.interpolate(self.conv3(c1), size=out.shape[-2:], mode="bilinear", align_corners=False)
-        gate = self.conv4(self.conv_f.add(c1_, c3), "sigmoid")
-        return gate.mul_(out) if inplace else gate * out
+        return self.esa(self.c5(out.add_(x) if inplace else out + x))
 
 
 class FusedRLFN(nn.Module):
@@ -187,10 +124,10 @@ class FusedRLFN(nn.Module):
         super().__init__()
         self.scale = module.scale
         self.retain_heap = retain_heap
-        self.conv_1 = _FusedConv(module.conv_1, weight_scale=pixel_range, onednn=onednn)
-        self.blocks = nn.ModuleList(_FusedRLFB(b, onednn) for b in module.blocks)
-        self.conv_2 = _FusedConv(module.conv_2, onednn=onednn)
-        self.up = _FusedConv(module.upsampler[0], 1 / pixel_range, 1 / pixel_range, onednn=onednn)
+        self.conv_1 = FusedConv(module.conv_1, weight_scale=pixel_range, onednn=onednn)
+        self.blocks = nn.ModuleList(FusedRLFB(b, onednn) for b in module.blocks)
+        self.conv_2 = FusedConv(module.conv_2, onednn=onednn)
+        self.up = FusedConv(module.upsampler[0], 1 / pixel_range, 1 / pixel_range, onednn=onednn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # freed feature maps are reused by the next layers instead of being unmapped and faulted in again

@@ -6,12 +6,11 @@ neighbourhood that its output over the core is practically the whole-image outpu
 overlap by ``blend`` pixels on each side of a core boundary; there their outputs are mixed with linear
 ramps whose weights sum to one, which hides what small difference remains.
 
-RLFN is not purely local: each block's ESA max-pools on a stride-6 grid and resizes the pooled map back
-with a ratio that depends on the *whole* image's size, so a tile run naively sees a shifted, differently
-stretched attention map (about 35 dB from the whole-image output, whatever the padding). :func:`esa_window`
-fixes that: tile windows start on the pooling grid and the ESA's resize samples the pooled map at the
-positions the whole-image run would use. Tiles then differ from the whole image only through the context
-cut off at their edges, which ``pad`` makes negligible.
+A network that is not purely local needs more: RLFN's ESA resizes a pooled map with a ratio that depends on
+the *whole* image's size. ``forward`` therefore receives each tile's :class:`Window`, and the plan can
+start windows on a grid (``align``); :class:`rlfn.models.descriptor.SRModel` says what its model needs
+(``tile_align``, ``in_window``), and :mod:`rlfn.models.esa` makes the ESA tile-exact with them. Tiles then
+differ from the whole image only through the context cut off at their edges, which ``pad`` makes negligible.
 
 Finished output goes to ``sink`` block by block (typically quantised straight into a uint8 array); floats
 are kept only for one tile and the thin blend stripes still waiting for a neighbour. No full-size float
@@ -19,14 +18,11 @@ buffer exists at any point.
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 
 @dataclass(frozen=True)
@@ -51,7 +47,7 @@ class TilePlan:
     cols: tuple[int, ...]
     pad: int
     blend: int
-    align: int = 1  # tile windows start at multiples of this (6 for tile-aware RLFNs)
+    align: int = 1  # tile windows start at multiples of this (RLFN: its ESA's grid, 6)
 
     @property
     def count(self) -> int:
@@ -64,7 +60,12 @@ def split(n: int, tile: int) -> tuple[int, ...]:
     return tuple(round(i * n / k) for i in range(k + 1))
 
 
-def plan_tiles(height: int, width: int, tile: int | None, pad: int = 24, blend: int = 8, align: int = 1) -> TilePlan:
+DEFAULT_PAD = 32  # context around each tile, in input pixels: ≥ 61 dB to the whole-image output on Set14
+DEFAULT_BLEND = 8  # half-width of the blend ramp across a core boundary, in input pixels
+
+
+def plan_tiles(height: int, width: int, tile: int | None, pad: int = DEFAULT_PAD, blend: int = DEFAULT_BLEND,
+               align: int = 1) -> TilePlan:
     """A plan with cores of at most ``tile`` pixels; ``tile=None`` (or one larger than the image) means one tile."""
     if tile is None or tile <= 0:
         tile = max(height, width)
@@ -146,80 +147,3 @@ def run_tiled(forward: Forward, image: torch.Tensor, scale: int, plan: TilePlan,
         if top is not None:
             sink(o0, 0, top)
         top = bottom
-
-
-# ---- making RLFN's ESA tile-exact ------------------------------------------------------------------------------
-
-ESA_GRID = 6  # conv2 has stride 2, the max-pool stride 3: pooled cells sit every 6 input pixels
-
-
-def _pooled_len(n: int) -> int:
-    """Length of the ESA's pooled map for an input of length ``n`` (conv 3, stride 2; pool 7, stride 3)."""
-    return ((n - 3) // 2 + 1 - 7) // 3 + 1
-
-
-def _resample_axis(c: torch.Tensor, dim: int, out_len: int, offset: int, full_len: int) -> torch.Tensor:
-    """Bilinear resize along ``dim`` (half-pixel centres, like F.interpolate with align_corners=False), but
-    sampling at the positions a whole-image run of length ``full_len`` would use for rows offset..offset+out_len.
-    """
-    full_pooled = _pooled_len(full_len)
-    scale = torch.tensor(full_pooled / full_len, dtype=torch.float32)  # PyTorch computes in float32 too
-    dst = torch.arange(offset, offset + out_len, dtype=torch.float32)
-    src = (scale * (dst + 0.5) - 0.5).clamp_(min=0)
-    i0 = src.floor().long()
-    lam = (src - i0).clamp_(0, 1)
-    i1 = torch.where(i0 < full_pooled - 1, i0 + 1, i0)
-    first, n = offset // ESA_GRID, c.shape[dim]
-    # Positions whose cells lie outside this tile are in the discarded margin: clamp them anywhere valid.
-    l0 = (i0 - first).clamp_(0, n - 1).to(c.device)
-    l1 = (i1 - first).clamp_(0, n - 1).to(c.device)
-    shape = [1] * c.dim()
-    shape[dim] = out_len
-    lam = lam.to(device=c.device, dtype=c.dtype).view(shape)
-    return c.index_select(dim, l0) * (1 - lam) + c.index_select(dim, l1) * lam
-
-
-_local = threading.local()
-_install_lock = threading.Lock()
-_installed = 0
-_original_interpolate = F.interpolate
-
-
-def _interpolate(input: torch.Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
-                 *args, **kwargs):
-    """F.interpolate, except for the ESA's resize while this thread runs a tile (see :func:`esa_window`)."""
-    win: Window | None = getattr(_local, "window", None)
-    if (win is not None and mode == "bilinear" and not align_corners and scale_factor is None
-            and size is not None and input.dim() == 4):
-        h, w = (size, size) if isinstance(size, int) else tuple(size)
-        # Only a resize from the pooled map back to the feature size is the ESA's.
-        if tuple(input.shape[-2:]) == (_pooled_len(h), _pooled_len(w)):
-            c = _resample_axis(input, 2, h, win.y0, win.height)
-            return _resample_axis(c, 3, w, win.x0, win.width)
-    return _original_interpolate(input, size, scale_factor, mode, align_corners, *args, **kwargs)
-
-
-@contextlib.contextmanager
-def esa_window(win: Window | None) -> Iterator[None]:
-    """Run a tile so that RLFN's ESA resizes as in the whole image (``None``: change nothing).
-
-    Both the plain model (:mod:`rlfn.model`) and the fused fast path call ``F.interpolate`` for that
-    resize; it is redirected for the calling thread only, and only for a pooled-map-to-feature resize,
-    so any other use of ``F.interpolate`` is untouched.
-    """
-    global _installed
-    if win is None:
-        yield
-        return
-    with _install_lock:
-        _installed += 1
-        F.interpolate = _interpolate
-    _local.window = win
-    try:
-        yield
-    finally:
-        _local.window = None
-        with _install_lock:
-            _installed -= 1
-            if _installed == 0:
-                F.interpolate = _original_interpolate

@@ -1,16 +1,17 @@
 """The upscaling API: load a model once, then upscale PIL images, NumPy arrays, tensors or files.
 
->>> from rlfn.upscale import Upscaler
+>>> from rlfn import Upscaler
 >>> up = Upscaler("rlfn_s", 4)               # the project's bundled weights; or weights="file.pth"
 >>> big = up.upscale(Image.open("a.png"))    # PIL in, PIL out; arrays and tensors likewise
 >>> up.upscale_file("a.png", "a_x4.png")
 
 Every input kind goes through one path: the colour (or grey) channels are run through the model tile by
-tile (:mod:`rlfn.tiling`), the alpha channel separately, and the output is quantised band by band into
+tile (:mod:`rlfn.inference.tiling`), the alpha channel separately, and the output is quantised band by band into
 an array of the input's own type, so memory stays near the size of the output itself.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import sys
 from dataclasses import dataclass
@@ -24,14 +25,14 @@ from PIL import Image
 from . import heap
 from ..models.descriptor import SRModel
 from ..errors import DeviceError, ImageError, RLFNError
-from ..io.images import Picture, load_picture, picture_to_pil, save_picture, _pixels_of
-from .tiling import ESA_GRID, Window, esa_window, plan_tiles, run_tiled
+from ..io.atomic import refuse_existing
+from ..io.images import Picture, load_picture, picture_to_pil, pixels_of, save_picture
+from .devices import default_tile, resolve_device
+from .tiling import DEFAULT_BLEND, DEFAULT_PAD, Window, plan_tiles, run_tiled
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
 AlphaMode = Literal["model", "bicubic"]
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-DEFAULT_PAD = 32  # context around each tile, in input pixels: ≥ 58 dB to the whole-image output on Set14 crops
-DEFAULT_BLEND = 8
 
 
 @runtime_checkable
@@ -54,19 +55,25 @@ class Stats:
     fell_back: bool = False
 
 
-def default_tile(device: torch.device) -> int:
-    """Tile size (input pixels) that keeps activation memory to a few hundred MB for RLFN-sized networks."""
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return 1024 if free > 6 * 2**30 else 512
-    return 512
+def _check_options(threads: int | None, precision: str, alpha: str, tile_pad: int, blend: int) -> None:
+    if threads is not None and threads < 1:
+        raise RLFNError(f"threads must be at least 1, got {threads}")
+    if precision not in ("auto", *_DTYPES):
+        raise RLFNError(f"unknown precision {precision!r}; choose auto, fp32, fp16 or bf16")
+    if alpha not in ("model", "bicubic"):
+        raise RLFNError(f"unknown alpha mode {alpha!r}; choose model or bicubic")
+    if tile_pad < 0 or blend < 0 or blend > tile_pad:
+        raise RLFNError(f"need 0 ≤ blend ≤ tile_pad, got blend {blend} and tile_pad {tile_pad}")
 
 
-def pick_device(name: str | torch.device = "auto") -> torch.device:
-    """``auto`` → CUDA, then MPS, then CPU; an explicit device that is absent is a one-line DeviceError."""
-    from ..cli.common import resolve_device
+def _load(model: str | Path | None, scale: int | None, weights: str | Path | None, pretrained: str,
+          device: torch.device) -> SRModel:
+    """A model by name or path; ``model=None`` with ``weights``: whatever that checkpoint holds."""
+    from ..models.loader import DEFAULT_MODEL, load_model
 
-    return resolve_device(str(name))
+    if model is None and weights is not None:
+        return load_model(weights, scale, device=device)
+    return load_model(model or DEFAULT_MODEL, scale, weights=weights, pretrained=pretrained, device=device)
 
 
 class Upscaler:
@@ -78,7 +85,7 @@ class Upscaler:
     device (images smaller than it run whole), ``None`` or ``0`` never tiles. ``precision`` ``auto`` means
     float16 on CUDA and float32 elsewhere; the CPU always computes in float32. Half-precision output that
     is not finite is recomputed in float32, and float32 is kept from then on. ``fast`` applies
-    :func:`rlfn.fastpath.optimize`. ``threads`` sets PyTorch's CPU thread count (process-wide).
+    :func:`rlfn.inference.fastpath.optimize`. ``threads`` sets PyTorch's CPU thread count (process-wide).
     """
 
     def __init__(
@@ -100,59 +107,49 @@ class Upscaler:
     ):
         self._warn_fn = warn or (lambda msg: print(f"rlfn: warning: {msg}", file=sys.stderr))
         self._warned: set[str] = set()
+        _check_options(threads, precision, alpha, tile_pad, blend)
         if threads is not None:
-            if threads < 1:
-                raise RLFNError(f"threads must be at least 1, got {threads}")
             torch.set_num_threads(threads)
-        if precision not in ("auto", *_DTYPES):
-            raise RLFNError(f"unknown precision {precision!r}; choose auto, fp32, fp16 or bf16")
-        if alpha not in ("model", "bicubic"):
-            raise RLFNError(f"unknown alpha mode {alpha!r}; choose model or bicubic")
-        if tile_pad < 0 or blend < 0 or blend > tile_pad:
-            raise RLFNError(f"need 0 ≤ blend ≤ tile_pad, got blend {blend} and tile_pad {tile_pad}")
         self.alpha = alpha
         self.tile_pad, self.blend = tile_pad, blend
         self.stats = Stats()
+        self._nonfinite = False
+        self._half_model: SRModel | None = None
         if isinstance(model, (str, Path)) or model is None:
-            from ..models.loader import DEFAULT_MODEL, load_model
-
-            dev = pick_device(device)
-            if model is None and weights is not None:
-                model = load_model(weights, scale, device=dev)
-            else:
-                model = load_model(model or DEFAULT_MODEL, scale, weights=weights, pretrained=pretrained, device=dev)
+            model = _load(model, scale, weights, pretrained, resolve_device(device))
         elif scale is not None and getattr(model, "scale", scale) != scale:
             raise RLFNError(f"the model is x{model.scale}, but scale {scale} was asked")
         if not isinstance(model, ModelLike):
             raise TypeError(f"expected a model name, path, SRModel or an object with scale and __call__, got {type(model).__name__}")
         self.scale: int = int(model.scale)
-        self._half_model: SRModel | None = None
         if isinstance(model, SRModel):
-            dev = pick_device(device) if device != "auto" or model.device.type == "cpu" else model.device
-            moved = copy.copy(model)  # the caller's model stays where it is
-            moved.module = copy.deepcopy(model.module).to(dev)
-            model = moved
-            if fast:
-                from .fastpath import optimize
-
-                model = optimize(model)
-            self.device = dev
-            self.precision = self._resolve_precision(precision, dev, model)
-            if self.precision != "fp32":
-                half = copy.copy(model)
-                half.module = copy.deepcopy(model.module).to(dtype=_DTYPES[self.precision])
-                half.module.register_forward_hook(self._check_finite)
-                self._half_model = half
-            self.tileable = model.tileable
-        else:
+            self._set_model(model, device, precision, fast)
+        else:  # a model-like object runs as it is, on its own device, in float32
+            self.model = model
             self.device = torch.device(getattr(model, "device", "cpu"))
             self.precision = "fp32"
-            self.tileable = bool(getattr(model, "tileable", True))
-        self.model = model
+        self.tileable = bool(getattr(self.model, "tileable", True))
         self.tile = (default_tile(self.device) if tile == "auto" else tile) or None
         if not self.tileable:
             self.tile = None
-        self._nonfinite = False
+
+    def _set_model(self, model: SRModel, device: str | torch.device, precision: Precision, fast: bool) -> None:
+        """A private copy of ``model`` on the device (the caller's stays where it is), fast path applied,
+        and its half-precision twin if that precision is chosen."""
+        dev = resolve_device(device) if device != "auto" or model.device.type == "cpu" else model.device
+        moved = copy.copy(model)
+        moved.module = copy.deepcopy(model.module).to(dev)
+        if fast:
+            from .fastpath import optimize
+
+            moved = optimize(moved)
+        self.model, self.device = moved, dev
+        self.precision = self._resolve_precision(precision, dev, moved)
+        if self.precision != "fp32":
+            half = copy.copy(moved)
+            half.module = copy.deepcopy(moved.module).to(dtype=_DTYPES[self.precision])
+            half.module.register_forward_hook(self._check_finite)
+            self._half_model = half
 
     # ---- precision --------------------------------------------------------------------------------------------
 
@@ -179,7 +176,8 @@ class Upscaler:
     def _forward(self, x: torch.Tensor, win: Window) -> torch.Tensor:
         """One tile: 1×3×h×w float32 in [0, 1] → 1×3×sh×sw, float32 on the CPU."""
         whole = (win.y0, win.x0, win.height, win.width) == (0, 0, x.shape[2], x.shape[3])
-        with esa_window(None if whole else win):
+        in_window = getattr(self.model, "in_window", None)
+        with contextlib.nullcontext() if whole or in_window is None else in_window(win):
             y = self._forward_window(x)
         if not whole and self.device.type == "cpu":
             # Tile after tile, smaller buffers fragment the heap and resident memory creeps up (measured:
@@ -203,7 +201,7 @@ class Upscaler:
 
     @property
     def _align(self) -> int:
-        return ESA_GRID  # harmless for other networks, needed by RLFN's ESA (see rlfn.tiling)
+        return int(getattr(self.model, "tile_align", 1))  # RLFN: its ESA's grid (rlfn.models.esa)
 
     # ---- the core: H×W×C arrays ---------------------------------------------------------------------------------
 
@@ -319,7 +317,7 @@ class Upscaler:
 
     def upscale_pil(self, image: Image.Image, on_tile: Callable[[], None] | None = None) -> Image.Image:
         """PIL in, PIL out: L stays L, LA stays LA, RGBA keeps its alpha, I;16 stays 16-bit."""
-        pixels = _pixels_of(image, Path("<image>"))
+        pixels = pixels_of(image)
         big = self.upscale_array(pixels, on_tile)
         pic = Picture(big, image.info.get("icc_profile"))
         out = picture_to_pil(pic) if not (pic.bits == 16 and pic.channels > 1) else None
@@ -353,8 +351,7 @@ class Upscaler:
                      on_tile: Callable[[], None] | None = None) -> Path:
         """Read ``src``, upscale, and write ``dst`` atomically (the format from ``fmt`` or ``dst``'s suffix)."""
         dst = Path(dst)
-        if dst.exists() and not overwrite:
-            raise ImageError(f"{dst}: exists (pass --overwrite to replace it)")
+        refuse_existing(dst, overwrite)
         pic = load_picture(src, max_pixels=max_pixels)
         big = self.upscale_picture(pic, on_tile)
         del pic

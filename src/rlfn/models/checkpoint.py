@@ -17,6 +17,7 @@ from typing import Mapping
 import torch
 
 from ..errors import CheckpointError, CheckpointMismatchError
+from ..io.atomic import atomic_write
 from .rlfn import RLFN
 from .registry import identify
 
@@ -152,13 +153,6 @@ def save_safetensors(model: RLFN, path: str | Path, metadata: Mapping[str, objec
     """Write weights plus metadata (variant, scale, pixel range, ...) to a safetensors file, atomically."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
-    try:
-        save_file(state, str(tmp), metadata=meta)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta), overwrite=True)

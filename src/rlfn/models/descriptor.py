@@ -1,17 +1,39 @@
 """A loaded model that knows what it is: :class:`SRModel` (in the manner of spandrel's ModelDescriptor).
 
 Callers pass images in [0, 1] and get images in [0, 1]; the pixel range the weights expect (the official
-ones want [0, 255]), the minimum input size and the batch/channel layout are handled here.
+ones want [0, 255]), the minimum input size and the batch/channel layout are handled here, and what tiling
+needs to know about the model (:attr:`SRModel.tile_align`, :meth:`SRModel.in_window`) is stated here.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ContextManager
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .rlfn import MIN_INPUT_SIZE
+from . import esa
+
+
+def in_unit_range(module: nn.Module, x: torch.Tensor, pixel_range: float) -> torch.Tensor:
+    """``module`` applied to [0, 1] images ``x``: scaled to the weights' pixel range on the way in, back to
+    [0, 1] on the way out, and clamped there. The one place where the pixel range is applied (the fast path
+    folds the same factors into its first and last convolutions instead)."""
+    y = module(x * pixel_range) / pixel_range if pixel_range != 1 else module(x)
+    return y.clamp(0, 1)
+
+
+class UnitRange(nn.Module):
+    """:func:`in_unit_range` as a module (for export: the pixel range and the clamp become part of the graph)."""
+
+    def __init__(self, module: nn.Module, pixel_range: float):
+        super().__init__()
+        self.module = module
+        self.pixel_range = float(pixel_range)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return in_unit_range(self.module, x, self.pixel_range)
 
 
 def prepare_input(x: torch.Tensor, min_size: int) -> tuple[torch.Tensor, bool, int, int]:
@@ -26,7 +48,7 @@ def prepare_input(x: torch.Tensor, min_size: int) -> tuple[torch.Tensor, bool, i
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"expected an RGB tensor N×3×H×W or 3×H×W, got shape {tuple(x.shape)}")
     h, w = x.shape[-2:]
-    # The ESA's strided conv and 7×7 pool need at least 15 pixels; pad tiny inputs and crop after.
+    # RLFN's ESA needs at least esa.MIN_SIZE (15) pixels; pad tiny inputs and crop after.
     ph, pw = max(0, min_size - h), max(0, min_size - w)
     if ph or pw:
         x = F.pad(x, (0, pw, 0, ph), mode="replicate")
@@ -43,10 +65,13 @@ class SRModel:
     mid_channels: int = 0
     blocks: int = 0
     source: str = ""  # "official", "ours", a file path, or "" for random weights
-    min_size: int = MIN_INPUT_SIZE
+    min_size: int = esa.MIN_SIZE
     # fp16/bf16 are fine on GPUs for this small conv net, but the caller still checks for non-finite output
     supports_half: bool = True
-    tileable: bool = True  # a purely local network: tiles with overlap reproduce the whole-image output
+    # Tiles with overlap reproduce the whole-image output: RLFN's convolutions are local, and its ESA (the one
+    # non-local part) is made tile-exact by in_window with windows starting on tile_align.
+    tileable: bool = True
+    tile_align: int = esa.GRID
     metadata: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -80,13 +105,14 @@ class SRModel:
             f"{self.num_parameters:,} parameters, input range [0, {self.pixel_range:g}]{src})"
         )
 
+    def in_window(self, win: esa.Placement) -> ContextManager[None]:
+        """Run the calls inside this context as for the part ``win`` of a larger image (for tiling)."""
+        return esa.image_window(win)
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Super-resolve ``x`` (N×3×H×W or 3×H×W, values in [0, 1]); returns the same layout, clamped to [0, 1]."""
         x, single, h, w = prepare_input(x, self.min_size)
         x = x.to(device=self.device, dtype=self.dtype)
         with torch.inference_mode():
-            y = self.module(x * self.pixel_range) if self.pixel_range != 1 else self.module(x)
-            if self.pixel_range != 1:
-                y = y / self.pixel_range
-            y = y[..., : h * self.scale, : w * self.scale].clamp_(0, 1)
+            y = in_unit_range(self.module, x, self.pixel_range)[..., : h * self.scale, : w * self.scale]
         return y[0] if single else y

@@ -15,11 +15,11 @@ import warnings
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from ..models.descriptor import SRModel, prepare_input
+from ..models import esa
+from ..models.descriptor import SRModel, UnitRange, prepare_input
 from ..errors import ConfigError, RLFNError
-from ..models.rlfn import MIN_INPUT_SIZE
+from ..io.atomic import atomic_write, refuse_existing
 
 DEFAULT_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "input", "output"
@@ -32,24 +32,10 @@ def _need(module: str) -> None:
         raise RLFNError(f"ONNX support needs {module}: pip install 'rlfn[onnx]'") from None
 
 
-class _Exportable(nn.Module):
-    """[0, 1] in, [0, 1] out: the pixel range and the clamp become part of the graph."""
-
-    def __init__(self, module: nn.Module, pixel_range: float):
-        super().__init__()
-        self.module = module
-        self.pixel_range = float(pixel_range)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.pixel_range != 1.0:
-            return (self.module(x * self.pixel_range) / self.pixel_range).clamp(0, 1)
-        return self.module(x).clamp(0, 1)
-
-
-def _exportable(model: SRModel) -> _Exportable:
+def _exportable(model: SRModel) -> UnitRange:
     """A CPU float32 copy of ``model`` in export form (``nn.Module.to`` moves in place: the caller's model,
     on a GPU perhaps, stays where it is)."""
-    return _Exportable(copy.deepcopy(model.module), model.pixel_range).to("cpu", torch.float32).eval()
+    return UnitRange(copy.deepcopy(model.module), model.pixel_range).to("cpu", torch.float32).eval()
 
 
 def _run_cropped(run, x: torch.Tensor, scale: int, min_size: int) -> torch.Tensor:
@@ -74,8 +60,8 @@ def export_onnx(model: SRModel, path: str | Path | None = None, *, opset: int = 
 
     if opset < 17:
         raise ConfigError(f"opset {opset} is too old; use 17 or newer")
-    if path is not None and Path(path).exists() and not overwrite:
-        raise ConfigError(f"{path}: exists (pass --overwrite to replace it)")
+    if path is not None:
+        refuse_existing(path, overwrite)
     wrapper = _exportable(model)
     x = torch.rand(1, 3, *example_size)
     buf = io.BytesIO()
@@ -94,8 +80,7 @@ def export_onnx(model: SRModel, path: str | Path | None = None, *, opset: int = 
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
     if path is not None:
-        from ..io.images import atomic_write
-
+        
         atomic_write(path, lambda tmp: Path(tmp).write_bytes(data), overwrite=overwrite)
     return data
 
@@ -125,7 +110,7 @@ class OnnxModel:
         if not found:
             raise RLFNError("the ONNX model has no rlfn_scale metadata; pass scale=")
         self.scale = found
-        self.min_size = min_size or int(meta.get("rlfn_min_size", MIN_INPUT_SIZE))
+        self.min_size = min_size or int(meta.get("rlfn_min_size", esa.MIN_SIZE))
         self.variant = meta.get("rlfn_variant", "onnx")
         self.device = torch.device("cpu")
         self.dtype = torch.float32
@@ -168,15 +153,13 @@ def export_torchscript(model: SRModel, path: str | Path, *, example_size: tuple[
     graph reads the ESA's resize target from the input's shape."""
     import json
 
-    if Path(path).exists() and not overwrite:
-        raise ConfigError(f"{path}: exists (pass --overwrite to replace it)")
+    refuse_existing(path, overwrite)
     wrapper = _exportable(model)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice
         traced = torch.jit.trace(wrapper, torch.rand(1, 3, *example_size), check_trace=False)
     extra = {TORCHSCRIPT_META: json.dumps(_metadata(model))}
-    from ..io.images import atomic_write
-
+    
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice
         atomic_write(path, lambda tmp: torch.jit.save(traced, str(tmp), _extra_files=extra), overwrite=overwrite)
@@ -204,7 +187,7 @@ class TorchScriptModel:
         if "rlfn_scale" not in meta:
             raise RLFNError(f"{path}: has no rlfn metadata (not written by rlfn export)")
         self.scale = int(meta["rlfn_scale"])
-        self.min_size = int(meta.get("rlfn_min_size", MIN_INPUT_SIZE))
+        self.min_size = int(meta.get("rlfn_min_size", esa.MIN_SIZE))
         self.variant = meta.get("rlfn_variant", "torchscript")
         self.device = torch.device("cpu")
         self.dtype = torch.float32

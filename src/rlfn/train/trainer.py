@@ -34,9 +34,11 @@ from . import distributed as D
 from ..models.checkpoint import read_checkpoint, save_safetensors
 from .config import Config, OptimConfig, StageConfig
 from .data import PatchDataset, check_patch, load_images, make_loader
+from ..inference.devices import resolve_device
 from ..models.descriptor import SRModel
 from ..errors import CheckpointError, ConfigError, DeviceError
-from ..quality.evaluate import evaluate_folder, make_lr, modcrop
+from ..quality.degradation import make_lr, modcrop
+from ..quality.evaluate import evaluate_folder
 from ..io.images import list_images, read_rgb
 from ..quality.imresize import imresize
 from .losses import SRLoss
@@ -160,8 +162,6 @@ class Trainer:
                  device: str | None = None):
         self.cfg = cfg
         self.quiet = quiet
-        from ..cli.common import resolve_device
-
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
         self.dist = D.setup(resolve_device(device or cfg.train.device))
