@@ -13,8 +13,9 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 import rlfn
-from rlfn.quality.evaluate import bicubic_upscale, make_lr, modcrop
-from rlfn.io.images import atomic_write, read_rgb
+from rlfn.quality.degradation import bicubic_upscale, make_lr, modcrop
+from rlfn.io.atomic import atomic_write
+from rlfn.io.images import read_rgb
 from rlfn.quality.metrics import psnr_y, to_255
 
 

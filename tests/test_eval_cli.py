@@ -55,7 +55,7 @@ def test_eval_json_table_and_saved_images(dataset, checkpoint, tmp_path, capsys)
 
 
 def test_paired_folders_give_the_same_scores(dataset, checkpoint, tmp_path, capsys):
-    from rlfn.quality.evaluate import make_lr
+    from rlfn.quality.degradation import make_lr
     from rlfn.io.images import read_rgb
 
     lr_dir = tmp_path / "TinyLR"

@@ -38,7 +38,7 @@ def test_bicubic_baseline_matches_usual_figures(benchmarks_dir):
     """The bicubic row: ×4 Set5 ≈ 28.42 dB and ×2 Set5 ≈ 33.66 dB on Y (published with MATLAB)."""
     import torch
 
-    from rlfn.quality.evaluate import bicubic_upscale, make_lr, modcrop
+    from rlfn.quality.degradation import bicubic_upscale, make_lr, modcrop
     from rlfn.io.images import list_images, read_rgb
     from rlfn.quality.metrics import psnr_y
 

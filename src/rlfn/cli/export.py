@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, RLFNError
+from ..io.atomic import refuse_existing
 from .common import add_model_arguments, load_from_args
 
 
@@ -41,8 +42,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"two models given: {args.model_pos!r} and --model {args.model!r}")
         args.model = args.model_pos
     out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise ConfigError(f"{out}: exists (pass --overwrite to replace it)")
+    refuse_existing(out, args.overwrite)
     fmt = _format(args, out)
     model = load_from_args(args, "cpu")
     if fmt == "onnx":

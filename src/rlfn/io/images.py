@@ -1,13 +1,13 @@
-"""Reading and writing image files with clear errors, and atomic writes.
+"""Reading and writing image files with clear errors.
 
-Pillow does the decoding. Every failure a user can cause (missing file, not an image, truncated data,
-a decompression bomb) becomes an :class:`ImageError` naming the file.
+Pillow decodes and encodes, except for 16-bit colour, which it narrows to 8 bits: 16-bit colour PNG and TIFF
+go through the small codecs :mod:`rlfn.io.png16` and :mod:`rlfn.io.tiff16`. Every failure a user can cause
+(missing file, not an image, truncated data, a decompression bomb) becomes an :class:`ImageError` naming the
+file; files are written atomically (:mod:`rlfn.io.atomic`).
 """
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
 import threading
 import warnings
 import zlib
@@ -20,6 +20,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
+from .atomic import atomic_write
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -121,41 +122,6 @@ def read_rgb(path: str | Path) -> torch.Tensor:
 def tensor_to_uint8(img: torch.Tensor) -> np.ndarray:
     """3×H×W float in [0, 1] → H×W×3 uint8."""
     return (img.detach().float().clamp(0, 1) * 255.0).round().byte().permute(1, 2, 0).cpu().numpy()
-
-
-def _new_temp_file(parent: Path, path: Path) -> str:
-    """An empty, exclusively created file beside ``path``, with the permissions a plain open() would give
-    (``tempfile.mkstemp`` makes files private, 0600, which is wrong for images people share)."""
-    for _ in range(100):
-        tmp = parent / f".{path.stem}.{secrets.token_hex(4)}.part{path.suffix}"
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return str(tmp)
-        except FileExistsError:
-            continue
-    raise OSError(17, "no free temporary name")
-
-
-def atomic_write(path: str | Path, write, overwrite: bool = False) -> Path:
-    """Call ``write(tmp_path)`` then rename to ``path``: a crash never leaves a partial file behind."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise ImageError(f"{path}: exists (pass --overwrite to replace it)")
-    parent = path.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = _new_temp_file(parent, path)
-    except OSError as e:
-        raise ImageError(f"{path}: cannot write there ({e.strerror or e})") from None
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except OSError as e:
-        raise ImageError(f"{path}: cannot write ({e.strerror or e})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def save_rgb(img: torch.Tensor, path: str | Path, overwrite: bool = False) -> Path:
@@ -288,7 +254,7 @@ def _read_tiff16(path: Path, limit: int | None) -> Picture | None:
     return Picture(_orient(pixels, orientation), icc, exif, "TIFF")
 
 
-def _pixels_of(im: Image.Image, path: Path) -> np.ndarray:
+def pixels_of(im: Image.Image) -> np.ndarray:
     """H×W×C uint8/uint16 pixels of a decoded Pillow image, keeping grey, alpha and 16-bit depth."""
     mode = im.mode
     if mode.startswith("I;16"):
@@ -329,7 +295,7 @@ def load_picture(path: str | Path, max_pixels: int | None = None) -> Picture:
     if pic16 is not None:
         return pic16
     im = open_image(path, max_pixels=limit)
-    pixels = np.ascontiguousarray(_pixels_of(im, path))
+    pixels = np.ascontiguousarray(pixels_of(im))
     icc = im.info.get("icc_profile") if im.mode != "CMYK" else None  # a CMYK profile does not fit RGB pixels
     dpi = im.info.get("dpi")
     return Picture(pixels, icc or None, _exif_without_orientation(im), im.format,

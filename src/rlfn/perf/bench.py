@@ -310,7 +310,7 @@ def format_table(results: Sequence[BenchResult]) -> str:
 
 def write_json(results: Sequence[BenchResult], path: str | Path, extra: dict | None = None,
                overwrite: bool = False) -> Path:
-    from ..io.images import atomic_write
+    from ..io.atomic import atomic_write
 
     doc = {"environment": environment(), **(extra or {}), "results": [r.as_dict() for r in results]}
     text = json.dumps(doc, indent=2, default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o))
@@ -331,7 +331,7 @@ def require_matplotlib():
 def plot(results: Sequence[BenchResult], path: str | Path, overwrite: bool = False) -> Path:
     """Runtime against PSNR (the paper's first figure) when PSNR figures are known, else against
     parameters; marker area follows the parameter count."""
-    from ..io.images import atomic_write
+    from ..io.atomic import atomic_write
 
     plt = require_matplotlib()
 

@@ -12,9 +12,8 @@ from typing import Literal
 import torch
 
 from ..models.descriptor import SRModel
-from ..errors import ImageError
-from ..io.images import list_images, read_rgb, save_rgb
-from .imresize import imresize
+from ..io.images import list_images, save_rgb
+from .degradation import bicubic_upscale, read_pair
 from .metrics import crop_border, psnr, psnr_rgb, psnr_y, ssim, ssim_y, to_255
 from ..progress import progress
 
@@ -51,33 +50,10 @@ class DatasetResult:
         return d
 
 
-def modcrop(img: torch.Tensor, scale: int) -> torch.Tensor:
-    h, w = img.shape[-2:]
-    return img[..., : h - h % scale, : w - w % scale]
-
-
-def make_lr(hr255: torch.Tensor, scale: int) -> torch.Tensor:
-    """MATLAB ``imresize(hr, 1/scale, 'bicubic')`` on uint8-level values, rounded as MATLAB returns uint8."""
-    return imresize(hr255.to(torch.float64), scale=1.0 / scale).round().clamp(0, 255)
-
-
-def bicubic_upscale(lr255: torch.Tensor, scale: int) -> torch.Tensor:
-    return imresize(lr255.to(torch.float64), scale=float(scale)).round().clamp(0, 255)
-
-
 def score(sr255: torch.Tensor, hr255: torch.Tensor, scale: int, protocol: Protocol) -> tuple[float, float]:
     if protocol == "y":
         return psnr_y(sr255, hr255, scale), ssim_y(sr255, hr255, scale)
     return psnr_rgb(sr255, hr255, 4), ssim(crop_border(sr255, 4), crop_border(hr255, 4))
-
-
-def _find_lr(lr_dir: Path, hr_path: Path, scale: int) -> Path:
-    stem = hr_path.stem
-    for name in (stem, f"{stem}x{scale}", f"{stem}_x{scale}", f"{stem}_LR", f"{stem}_LRBI_x{scale}"):
-        for p in lr_dir.glob(f"{name}.*"):
-            if p.is_file():
-                return p
-    raise ImageError(f"{lr_dir}: no LR image for {hr_path.name} (looked for {stem}.*, {stem}x{scale}.*)")
 
 
 def evaluate_folder(
@@ -95,18 +71,8 @@ def evaluate_folder(
     scale = model.scale
     scores: list[ImageScore] = []
     for path in progress(files, desc=hr_dir.name, quiet=quiet, unit="img"):
-        hr = read_rgb(path)
-        if lr_dir is not None:
-            lr = read_rgb(_find_lr(Path(lr_dir), path, scale)).to(torch.float64)
-            hr = hr[:, : lr.shape[1] * scale, : lr.shape[2] * scale]
-            if hr.shape[1] != lr.shape[1] * scale or hr.shape[2] != lr.shape[2] * scale:
-                raise ImageError(f"{path}: HR {tuple(hr.shape[1:])} is smaller than its LR × {scale}")
-        else:
-            hr = modcrop(hr, scale)
-            if min(hr.shape[1:]) < scale:
-                raise ImageError(f"{path}: too small for x{scale}")
-            lr = make_lr(hr, scale)
-        hr = hr.to(torch.float64)
+        hr, lr = read_pair(path, lr_dir, scale)
+        hr, lr = hr.to(torch.float64), lr.to(torch.float64)
         sr = to_255(model(lr.float() / 255.0).cpu())
         bic = bicubic_upscale(lr, scale)
         p, s = score(sr, hr, scale, protocol)

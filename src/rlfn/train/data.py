@@ -21,8 +21,8 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from ..errors import ConfigError, ImageError
-from ..quality.evaluate import _find_lr, make_lr, modcrop
-from ..io.images import list_images, read_rgb
+from ..quality.degradation import make_lr, read_pair
+from ..io.images import list_images
 
 
 @dataclass
@@ -52,19 +52,11 @@ def load_images(hr_dirs: list[str], lr_dirs: list[str] | None, scale: int, lr_mo
         if lr_dir is not None and not lr_dir.is_dir():
             raise ConfigError(f"{key}.lr_dirs: {lr_dir}: no such folder")
         for f in files:
-            hr = modcrop(read_rgb(f), scale)
-            lr = None
-            if lr_dir is not None:
-                lr = read_rgb(_find_lr(lr_dir, f, scale))
-                hr = hr[:, : lr.shape[1] * scale, : lr.shape[2] * scale]
-                if hr.shape[1] != lr.shape[1] * scale or hr.shape[2] != lr.shape[2] * scale:
-                    raise ConfigError(f"{f}: HR {tuple(hr.shape[1:])} is smaller than its LR {tuple(lr.shape[1:])} × {scale}")
-                lr = _u8(lr)
-            if min(hr.shape[1:]) < scale:
-                raise ConfigError(f"{f}: too small for x{scale}")
-            if lr is None and lr_mode == "cached":
-                lr = _u8(make_lr(hr, scale))
-            images.append(_Image(f, _u8(hr), lr))
+            try:
+                hr, lr = read_pair(f, lr_dir, scale, bicubic_lr=lr_mode == "cached")
+            except ImageError as e:
+                raise ConfigError(str(e)) from None
+            images.append(_Image(f, _u8(hr), None if lr is None else _u8(lr)))
     return images
 
 
