@@ -12,7 +12,7 @@ import pytest
 from rlfn import cli
 from rlfn.models import hub
 from rlfn.errors import DownloadError
-from rlfn.models.registry import OFFICIAL_WEIGHTS, Weights
+from rlfn.models.weights import OFFICIAL_WEIGHTS, Weights
 
 PAYLOAD = b"not really weights, but bytes with a known hash " * 100
 

@@ -150,9 +150,9 @@ def test_bad_model_arguments_are_one_line(tmp_path, weights, capsys, argv, messa
 
 
 def test_missing_bundled_weights_is_one_line(tmp_path, capsys, monkeypatch):
-    from rlfn.models import loader
+    from rlfn.models import weights
 
-    monkeypatch.setattr(loader, "bundled_weights_path", lambda variant, scale: None)
+    monkeypatch.setattr(weights, "bundled_weights_path", lambda variant, scale: None)
     rgb(tmp_path / "a.png")
     rc, err = run(capsys, tmp_path / "a.png")
     assert rc == 2 and "--weights" in err and len(err.strip().splitlines()) == 1
@@ -206,7 +206,8 @@ def test_onnxruntime_backend(tmp_path, weights, capsys):
 
 def test_readme_main_command_with_bundled_weights(tmp_path, capsys):
     """`rlfn upscale examples/demo.png -o out/`: the bundled default weights, no network."""
-    from rlfn.models.loader import DEFAULT_MODEL, DEFAULT_SCALE, bundled_weights_path
+    from rlfn.models.loader import DEFAULT_MODEL, DEFAULT_SCALE
+    from rlfn.models.weights import bundled_weights_path
 
     if bundled_weights_path(DEFAULT_MODEL, DEFAULT_SCALE) is None:
         pytest.skip("the bundled default weights are not in this checkout yet")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..models.loader import available_weights
+from ..models.weights import available_weights
 from ..models.registry import VARIANTS
 
 

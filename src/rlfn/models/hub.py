@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import DownloadError
-from .registry import Weights
+from .weights import Weights
 
 CHUNK = 1 << 16
 TIMEOUT_S = 30

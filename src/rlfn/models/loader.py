@@ -1,37 +1,21 @@
 """``load_model``: one call from a name or a file to a ready :class:`SRModel`."""
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import torch
 
 from .checkpoint import build_from_state_dict, read_checkpoint
 from .descriptor import SRModel
-from ..errors import CheckpointMismatchError, UnknownModelError
-from .registry import OFFICIAL_WEIGHTS, Weights, parse_name
+from ..errors import CheckpointMismatchError
+from .registry import parse_name
+from .weights import OFFICIAL_PIXEL_RANGE, find_weights
 
 DEFAULT_MODEL = "rlfn_s"
 DEFAULT_SCALE = 4
 
 
-def bundled_weights_path(variant: str, scale: int) -> Path | None:
-    """The weights this project trained and ships inside the package, if any for (variant, scale)."""
-    ref = resources.files("rlfn") / "weights" / f"{variant}_x{scale}.safetensors"
-    return Path(str(ref)) if ref.is_file() else None
-
-
-def available_weights() -> list[Weights]:
-    out = list(OFFICIAL_WEIGHTS.values())
-    for variant in ("rlfn", "rlfn_s", "rlfn_ntire"):
-        for scale in (2, 3, 4):
-            p = bundled_weights_path(variant, scale)
-            if p is not None:
-                out.append(Weights(variant, scale, "ours", 1.0, filename=p.name))
-    return sorted(out, key=lambda w: (w.variant, w.scale, w.tag))
-
-
-def _looks_like_path(spec: str) -> bool:
+def looks_like_path(spec: str) -> bool:
     """Model names have no suffix and no separator, so anything with either is a file path."""
     p = Path(spec)
     return p.suffix.lower() in (".pth", ".pt", ".ckpt", ".safetensors", ".bin") or len(p.parts) > 1 or p.is_file()
@@ -40,13 +24,13 @@ def _looks_like_path(spec: str) -> bool:
 def load_file(path: str | Path, pixel_range: float | None = None, source: str | None = None) -> SRModel:
     """An :class:`SRModel` from any checkpoint file the loader accepts.
 
-    The pixel range comes from the file's metadata; plain state dicts without it are taken to follow the
-    official convention, [0, 255], unless ``pixel_range`` says otherwise.
+    The pixel range is ``pixel_range`` if given, else the file's metadata; plain state dicts without it are
+    taken to follow the official convention, [0, 255].
     """
     state, meta = read_checkpoint(path)
     module, info = build_from_state_dict(state, str(path))
     if pixel_range is None:
-        pixel_range = float(meta.get("pixel_range", 255.0))
+        pixel_range = float(meta.get("pixel_range", OFFICIAL_PIXEL_RANGE))
     return SRModel(
         module=module.eval(),
         variant=info.variant,
@@ -78,7 +62,7 @@ def load_model(
     downloaded once and cached, SHA-256 verified).
     """
     spec = str(model)
-    if weights is None and _looks_like_path(spec):
+    if weights is None and looks_like_path(spec):
         loaded = load_file(spec, pixel_range)
         if scale is not None and loaded.scale != scale:
             raise CheckpointMismatchError(f"{spec}: is {loaded.variant} x{loaded.scale}, but scale {scale} was asked")
@@ -92,24 +76,12 @@ def load_model(
                 f"{weights}: is {loaded.variant} x{loaded.scale}, but {variant.name} x{scale} was asked"
             )
         return loaded.to(device)
-    tag = pretrained.lower()
-    if tag == "ours":
-        path = bundled_weights_path(variant.name, scale)
-        if path is None:
-            have = [f"{w.variant} x{w.scale} ({w.tag})" for w in available_weights()]
-            raise UnknownModelError(
-                f"no weights of ours for {variant.name} x{scale}; available: {', '.join(have)}; "
-                "or pass --weights PATH"
-            )
-        loaded = load_file(path, pixel_range, source="ours")
-    elif tag == "official":
-        record = OFFICIAL_WEIGHTS.get((variant.name, scale))
-        if record is None:
-            have = ", ".join(f"{v} x{s}" for v, s in sorted(OFFICIAL_WEIGHTS))
-            raise UnknownModelError(f"no official weights for {variant.name} x{scale}; official ones exist for {have}")
+    record = find_weights(variant.name, scale, pretrained)
+    if record.path is not None:
+        path = record.path
+    else:
         from .hub import fetch  # only needed for remote weights
 
-        loaded = load_file(fetch(record, progress=progress), record.pixel_range if pixel_range is None else pixel_range, source="official")
-    else:
-        raise UnknownModelError(f"unknown pretrained weights {pretrained!r}; choose 'ours' or 'official'")
+        path = fetch(record, progress=progress)
+    loaded = load_file(path, record.pixel_range if pixel_range is None else pixel_range, source=record.tag)
     return loaded.to(device)

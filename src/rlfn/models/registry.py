@@ -1,12 +1,12 @@
-"""Named RLFN variants and the weights published for them.
+"""Named RLFN variants: names, architectures and creation (``create_model``).
 
-Architecture (a :class:`Variant`) is kept apart from weights (a :class:`Weights` record: where they come
+Architecture (a :class:`Variant`) is kept apart from weights (:mod:`rlfn.models.weights`: where they come
 from, their hash, the pixel range they expect), in the manner of timm's ``PretrainedCfg``.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import UnknownModelError
 from .rlfn import RLFN
@@ -25,21 +25,6 @@ class Variant:
         return RLFN(scale=scale, channels=self.channels, mid_channels=self.mid_channels, blocks=self.blocks)
 
 
-@dataclass(frozen=True)
-class Weights:
-    """One published set of weights for a variant at one scale."""
-
-    variant: str
-    scale: int
-    tag: str  # "official" or "ours"
-    pixel_range: float  # the input range the weights expect: 255.0 or 1.0
-    url: str | None = None  # remote weights: fetched on first use (rlfn.hub)
-    sha256: str | None = None
-    filename: str | None = None
-    license: str | None = None
-    notes: str = field(default="", compare=False)
-
-
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
@@ -47,29 +32,6 @@ VARIANTS: dict[str, Variant] = {
         Variant("rlfn_s", 48, 48, 6, (2, 3, 4), "RLFN-S: 48 channels, 6 RLFBs (the small model)"),
         Variant("rlfn_ntire", 46, 48, 4, (2, 3, 4), "RLFN-ntire: 46 trunk / 48 inner channels, 4 RLFBs (NTIRE 2022 winner)"),
     )
-}
-
-OFFICIAL_URL = "https://github.com/bytedance/RLFN/raw/main/model_zoo/{name}.pth"
-_OFFICIAL_SHA256 = {
-    ("rlfn_ntire", 4): "3c9be7b9d7a4bece9b68c83a56a1ffb38010f76413d5f215be6b4be842e18fb2",
-    ("rlfn_s", 2): "f5175f499f869c1b884c2552a1bcd6abd07ab352e3d8c8c9abe31b1deb60fe45",
-    ("rlfn_s", 4): "f769c5a88433786b2db0c2b24da6ca6c92a24c62344b9354a390f8a74388e89d",
-    ("rlfn", 2): "eafe5d5feeb122022453595c06d79160facdc157ae88deb02a44c50f5eba2d41",
-    ("rlfn", 4): "8c7edb57dfc89048bafba29d591d4c27d4099964b4a9e22df23d6dc257a637c0",
-}
-
-OFFICIAL_WEIGHTS: dict[tuple[str, int], Weights] = {
-    (variant, scale): Weights(
-        variant=variant,
-        scale=scale,
-        tag="official",
-        pixel_range=255.0,
-        url=OFFICIAL_URL.format(name=f"{variant}_x{scale}"),
-        sha256=sha,
-        filename=f"{variant}_x{scale}.pth",
-        license="Apache-2.0 (bytedance/RLFN)",
-    )
-    for (variant, scale), sha in _OFFICIAL_SHA256.items()
 }
 
 _NAME_RE = re.compile(r"^(?P<variant>[a-z_]+?)(?:[_-]?x(?P<scale>\d+))?$")

@@ -81,12 +81,12 @@ def _from_callable(spec: str, device: torch.device | str) -> SRModel:
 
 def resolve_model(spec: str, scale: int | None = None, device: torch.device | str = "cpu") -> SRModel:
     """A model for benchmarking from a variant name, a checkpoint path or ``module:callable``."""
-    from ..models.loader import _looks_like_path, load_file
+    from ..models.loader import load_file, looks_like_path
     from ..models.registry import create_model, parse_name
 
     if ":" in spec and not Path(spec).exists() and not (len(spec) > 1 and spec[1] == ":"):
         return _from_callable(spec, device)
-    if _looks_like_path(spec):
+    if looks_like_path(spec):
         return load_file(spec).to(device).eval()
     variant, named_scale = parse_name(spec, scale)
     s = named_scale or 4
