@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,6 @@ class PNG16:
     pixels: np.ndarray  # H×W×C uint16
     icc: bytes | None = None
     exif: bytes | None = None
-    text: dict[str, str] = field(default_factory=dict)
 
 
 def read_header(path: str | Path) -> PNGHeader | None:
@@ -120,7 +119,6 @@ def read(path: str | Path) -> PNG16:
     hdr: PNGHeader | None = None
     idat: list[bytes] = []
     icc = exif = None
-    text: dict[str, str] = {}
     for kind, body in _chunks(data):
         if kind == b"IHDR":
             w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body[:13])
@@ -132,9 +130,6 @@ def read(path: str | Path) -> PNG16:
             icc = zlib.decompress(body[name_end + 2 :])
         elif kind == b"eXIf":
             exif = body
-        elif kind == b"tEXt" and b"\0" in body:
-            key, val = body.split(b"\0", 1)
-            text[key.decode("latin-1")] = val.decode("latin-1")
     if hdr is None or hdr.bit_depth != 16 or hdr.color_type not in _CHANNELS:
         raise PNGFormatError("not a 16-bit grey/RGB(A) PNG")
     if hdr.interlace:
@@ -151,7 +146,7 @@ def read(path: str | Path) -> PNG16:
     buf = np.frombuffer(raw, dtype=np.uint8, count=hdr.height * (1 + stride))
     px = _unfilter(buf, hdr.height, stride, bpp)
     arr = px.view(">u2").reshape(hdr.height, hdr.width, ch).astype(np.uint16)
-    return PNG16(arr, icc, exif, text)
+    return PNG16(arr, icc, exif)
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

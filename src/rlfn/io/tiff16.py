@@ -71,10 +71,6 @@ def _header(path: str | Path) -> bytes:
         return f.read(2)
 
 
-def _entry(tag: int, typ: int, values: list[int] | bytes) -> tuple[int, int, list[int] | bytes]:
-    return tag, typ, values
-
-
 def encode(pixels: np.ndarray, icc: bytes | None = None) -> bytes:
     """A deflate-compressed 16-bit RGB or RGBA TIFF of H×W×C uint16 pixels."""
     h, w, ch = pixels.shape
@@ -83,21 +79,21 @@ def encode(pixels: np.ndarray, icc: bytes | None = None) -> bytes:
     data = np.ascontiguousarray(pixels, dtype="<u2")
     strips = [zlib.compress(data[y : y + ROWS_PER_STRIP].tobytes(), 6) for y in range(0, h, ROWS_PER_STRIP)]
     entries = [
-        _entry(256, _LONG, [w]),
-        _entry(257, _LONG, [h]),
-        _entry(258, _SHORT, [16] * ch),
-        _entry(259, _SHORT, [8]),  # deflate (Adobe)
-        _entry(262, _SHORT, [2]),  # RGB
-        _entry(273, _LONG, [0] * len(strips)),  # strip offsets: filled below
-        _entry(277, _SHORT, [ch]),
-        _entry(278, _LONG, [ROWS_PER_STRIP]),
-        _entry(279, _LONG, [len(s) for s in strips]),
-        _entry(284, _SHORT, [1]),  # interleaved
+        (256, _LONG, [w]),
+        (257, _LONG, [h]),
+        (258, _SHORT, [16] * ch),
+        (259, _SHORT, [8]),  # deflate (Adobe)
+        (262, _SHORT, [2]),  # RGB
+        (273, _LONG, [0] * len(strips)),  # strip offsets: filled below
+        (277, _SHORT, [ch]),
+        (278, _LONG, [ROWS_PER_STRIP]),
+        (279, _LONG, [len(s) for s in strips]),
+        (284, _SHORT, [1]),  # interleaved
     ]
     if ch == 4:
-        entries.append(_entry(338, _SHORT, [2]))  # unassociated alpha
+        entries.append((338, _SHORT, [2]))  # unassociated alpha
     if icc:
-        entries.append(_entry(34675, _UNDEFINED, icc))
+        entries.append((34675, _UNDEFINED, icc))
     entries.sort(key=lambda e: e[0])
     # Layout: header, IFD, out-of-line values, strips.
     ifd_size = 2 + 12 * len(entries) + 4

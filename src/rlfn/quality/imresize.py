@@ -89,7 +89,3 @@ def imresize(
             out = torch.matmul(out, m.T)
     return out
 
-
-def to_uint8_range(img: torch.Tensor) -> torch.Tensor:
-    """Round and clamp values in [0, 255] as MATLAB does when it returns uint8 (still a float tensor)."""
-    return img.round().clamp_(0, 255)

@@ -22,6 +22,7 @@ from typing import Any, Literal, Mapping, Optional
 import yaml
 
 from ..errors import ConfigError
+from ..models.esa import MIN_SIZE
 
 
 @dataclass(frozen=True)
@@ -239,8 +240,8 @@ def _check_values(cfg: Config) -> None:
         positive(f"{p}.steps", st.steps)
         positive(f"{p}.data.batch_size", st.data.batch_size)
         positive(f"{p}.optim.lr", st.optim.lr)
-        if st.data.patch_size < 15:  # the ESA's strided conv + 7×7 pool need 15 LR pixels
-            raise ConfigError(f"{p}.data.patch_size: must be at least 15 (LR pixels), got {st.data.patch_size}")
+        if st.data.patch_size < MIN_SIZE:  # the smallest input RLFN's ESA accepts
+            raise ConfigError(f"{p}.data.patch_size: must be at least {MIN_SIZE} (LR pixels), got {st.data.patch_size}")
         if st.data.workers < 0:
             raise ConfigError(f"{p}.data.workers: must be >= 0, got {st.data.workers}")
         if not st.data.hr_dirs:

@@ -53,11 +53,3 @@ def cleanup(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()
 
-
-def all_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
-    """The mean of a scalar tensor over all processes (for logging the loss of the whole batch)."""
-    if not info.enabled:
-        return value
-    v = value.detach().clone()
-    dist.all_reduce(v, op=dist.ReduceOp.SUM)
-    return v / info.world
