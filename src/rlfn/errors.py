@@ -36,3 +36,7 @@ class DownloadError(RLFNError):
 
 class WriteError(RLFNError):
     """An output file that cannot be written, or that exists and may not be replaced."""
+
+
+class TrainingDivergedError(RLFNError, FloatingPointError):
+    """The training loss became infinite or NaN (the learning rate is too high for this run)."""
