@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ImageError, RLFNError
+from ..errors import ImageError, RLFNError, WriteError
 from ..io.images import FORMATS, SUFFIX_FOR, list_images
 from ..inference.devices import resolve_device
 from .common import add_model_arguments, load_from_args
@@ -146,10 +146,8 @@ def _load(args: argparse.Namespace):
         if args.device not in ("auto", "cpu"):
             raise RLFNError(f"--backend onnxruntime runs on the CPU here; drop --device {args.device}")
         model = load_from_args(args, "cpu")
-        try:
-            from ..perf.export import onnx_model_for
-        except ImportError as e:
-            raise RLFNError(f"--backend onnxruntime is not available in this installation ({e})") from None
+        from ..perf.export import onnx_model_for
+
         try:
             runner = onnx_model_for(model)
         except ImportError as e:
@@ -161,84 +159,98 @@ def _load(args: argparse.Namespace):
                     blend=min(8, args.tile_pad), alpha=args.alpha, fast=args.fast, threads=args.threads, warn=warn)
 
 
+class _Console:
+    """Messages on stderr, through the images bar when there is one (a terminal and several images)."""
+
+    def __init__(self, total: int, quiet: bool):
+        self.tty = sys.stderr.isatty() and not quiet
+        self.bar = None
+        if self.tty and total > 1:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc="images", unit="img", dynamic_ncols=True, leave=False)
+
+    def say(self, msg: str) -> None:
+        if self.bar is not None:
+            self.bar.write(msg, file=sys.stderr)
+        else:
+            print(msg, file=sys.stderr, flush=True)
+
+    def tick(self) -> None:
+        if self.bar is not None:
+            self.bar.update()
+
+    def tile_bar(self, ntiles: int, label: str):
+        if not self.tty or ntiles <= 1:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=ntiles, desc=label, unit="tile", leave=False, dynamic_ncols=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _upscale_one(up, job: Job, args: argparse.Namespace, console: _Console) -> float:
+    """Upscale one file; returns its input megapixels. Errors a user can cause are raised as RLFNError."""
+    from ..io.images import load_picture, save_picture
+
+    pic = load_picture(job.src, max_pixels=args.max_pixels)
+    tile_bar = console.tile_bar(up.tiles_for(pic.size[0], pic.size[1], pic.has_alpha), job.src.name)
+    try:
+        big = up.upscale_picture(pic, tile_bar.update if tile_bar is not None else None)
+    finally:
+        if tile_bar is not None:
+            tile_bar.close()
+    save_picture(big, job.dst, args.format, quality=args.quality, overwrite=args.overwrite, warn=console.say)
+    return pic.size[0] * pic.size[1] / 1e6
+
+
+def _describe(up) -> str:
+    model = getattr(up.model, "describe", lambda: type(up.model).__name__)()
+    return f"model: {model}; device {up.device}, {up.precision}, tile {up.tile or 'off'}"
+
+
 def run(args: argparse.Namespace) -> int:
     up = _load(args)
     jobs = collect_jobs(args, up.scale)
     todo = [j for j in jobs if j.dst is not None]
     failed = [j for j in jobs if j.dst is None]
-    quiet = args.quiet
-    bar = None
-    tty = sys.stderr.isatty() and not quiet
-    if tty and len(todo) > 1:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), desc="images", unit="img", dynamic_ncols=True, leave=False)
-
-    def say(msg: str) -> None:
-        if bar is not None:
-            bar.write(msg, file=sys.stderr)
-        else:
-            print(msg, file=sys.stderr, flush=True)
-
+    console = _Console(len(todo), args.quiet)
     for j in failed:
-        say(f"rlfn upscale: error: {j.error}")
-    if not quiet:
-        say(f"model: {getattr(up.model, 'describe', lambda: type(up.model).__name__)()}; device {up.device}, "
-            f"{up.precision}, tile {up.tile or 'off'}")
+        console.say(f"rlfn upscale: error: {j.error}")
+    if not args.quiet:
+        console.say(_describe(up))
     start = time.perf_counter()
     done = skipped = 0
     megapixels = 0.0
     for i, job in enumerate(todo, 1):
         assert job.dst is not None
-        if job.dst.exists() and not args.overwrite:
-            if args.skip_existing:
-                skipped += 1
-                if bar is not None:
-                    bar.update()
-                continue
-            job.error = f"{job.dst}: exists (pass --overwrite to replace it, or --skip-existing)"
-            failed.append(job)
-            say(f"rlfn upscale: error: {job.error}")
-            if bar is not None:
-                bar.update()
-            continue
         t0 = time.perf_counter()
-        tile_bar = None
         try:
-            from ..io.images import load_picture, save_picture
-
-            pic = load_picture(job.src, max_pixels=args.max_pixels)
-            ntiles = up.tiles_for(pic.size[0], pic.size[1], pic.has_alpha)
-            on_tile = None
-            if tty and ntiles > 1:
-                from tqdm import tqdm
-
-                tile_bar = tqdm(total=ntiles, desc=job.src.name, unit="tile", leave=False, dynamic_ncols=True)
-                on_tile = tile_bar.update
-            big = up.upscale_picture(pic, on_tile)
-            save_picture(big, job.dst, args.format, quality=args.quality, overwrite=args.overwrite, warn=say)
+            if job.dst.exists() and not args.overwrite:
+                if args.skip_existing:
+                    skipped += 1
+                    continue
+                raise WriteError(f"{job.dst}: exists (pass --overwrite to replace it, or --skip-existing)")
+            megapixels += _upscale_one(up, job, args, console)
             done += 1
-            megapixels += pic.size[0] * pic.size[1] / 1e6
-            if not quiet and bar is None:
-                say(f"[{i}/{len(todo)}] {job.src} -> {job.dst} ({time.perf_counter() - t0:.1f} s)")
+            if not args.quiet and console.bar is None:
+                console.say(f"[{i}/{len(todo)}] {job.src} -> {job.dst} ({time.perf_counter() - t0:.1f} s)")
         except RLFNError as e:
             job.error = str(e)
-            failed.append(job)
-            say(f"rlfn upscale: error: {e}")
         except MemoryError:
             job.error = f"{job.src}: out of memory (try a smaller --tile)"
-            failed.append(job)
-            say(f"rlfn upscale: error: {job.error}")
         finally:
-            if tile_bar is not None:
-                tile_bar.close()
-            if bar is not None:
-                bar.update()
-    if bar is not None:
-        bar.close()
+            console.tick()
+        if job.error:
+            failed.append(job)
+            console.say(f"rlfn upscale: error: {job.error}")
+    console.close()
     secs = time.perf_counter() - start
-    if not quiet or failed:
+    if not args.quiet or failed:
         extra = f", {skipped} skipped" if skipped else ""
         rate = f", {megapixels / secs:.3g} input MP/s" if done and secs > 0 else ""
-        say(f"{done} upscaled, {len(failed)} failed{extra} in {secs:.1f} s{rate}")
+        console.say(f"{done} upscaled, {len(failed)} failed{extra} in {secs:.1f} s{rate}")
     return 1 if failed else 0
