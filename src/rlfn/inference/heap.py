@@ -25,8 +25,9 @@ M_MMAP_THRESHOLD = -3
 M_MMAP_MAX = -4
 
 # What glibc's own heuristic settles on in a process that frees large blocks (64-bit): blocks up to 32 MiB
-# from the heap, the heap trimmed when 64 MiB are free at its top. Restored on exit, since mallopt
-# cannot read the current values back.
+# from the heap, the heap trimmed when 64 MiB are free at its top. mallopt cannot read the current values
+# back, so these are what we set again: the mmap threshold when retained_heap exits, the trim threshold
+# only in release() (until then the heap keeps what it holds).
 STEADY_MMAP_THRESHOLD = 32 * 2**20
 STEADY_TRIM_THRESHOLD = 64 * 2**20
 DEFAULT_MMAP_MAX = 65536

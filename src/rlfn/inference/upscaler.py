@@ -26,7 +26,7 @@ from . import heap
 from ..models.descriptor import SRModel
 from ..errors import DeviceError, ImageError, RLFNError
 from ..io.atomic import refuse_existing
-from ..io.images import Picture, load_picture, picture_to_pil, pixels_of, save_picture
+from ..io.images import Picture, load_picture, picture_to_pil, pixels_of, save_picture, to_8bit
 from .devices import default_tile, resolve_device
 from .tiling import DEFAULT_BLEND, DEFAULT_PAD, Window, plan_tiles, run_tiled
 
@@ -322,7 +322,7 @@ class Upscaler:
         pic = Picture(big, image.info.get("icc_profile"))
         out = picture_to_pil(pic) if not (pic.bits == 16 and pic.channels > 1) else None
         if out is None:  # Pillow cannot hold 16-bit colour; give 8-bit RGB(A) as Pillow itself would
-            out = picture_to_pil(Picture(((big.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)))
+            out = picture_to_pil(Picture(to_8bit(big)))
         if pic.icc:
             out.info["icc_profile"] = pic.icc
         return out  # palette, CMYK and the like come back as their natural L/LA/RGB/RGBA/I;16 equivalent

@@ -313,7 +313,8 @@ def picture_to_pil(pic: Picture) -> Image.Image:
     return Image.frombuffer(mode, pic.size, arr, "raw", mode, 0, 1)
 
 
-def _to_8bit(arr: np.ndarray) -> np.ndarray:
+def to_8bit(arr: np.ndarray) -> np.ndarray:
+    """uint16 pixels rounded to uint8 (other arrays are returned as they are)."""
     return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8) if arr.dtype == np.uint16 else arr
 
 
@@ -335,7 +336,7 @@ def save_picture(pic: Picture, path: str | Path, fmt: str | None = None, *, qual
         arr = arr[:, :, :-1]
     if arr.dtype == np.uint16 and not (fmt == "PNG" or (fmt == "TIFF" and arr.shape[2] != 2)):
         note(f"{path.name}: {fmt} cannot hold these 16-bit pixels here; written with 8 bits (choose png to keep 16)")
-        arr = _to_8bit(arr)
+        arr = to_8bit(arr)
     if fmt == "WEBP" and arr.shape[2] == 2:  # WebP has no grey + alpha
         arr = np.concatenate([arr[:, :, :1]] * 3 + [arr[:, :, 1:]], axis=2)
     out = Picture(arr, pic.icc, pic.exif, pic.format, pic.dpi)
