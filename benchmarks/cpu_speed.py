@@ -4,7 +4,7 @@ For RLFN, RLFN-S and RLFN-ntire ×4 it times, image by image and interleaved (so
 speed hits every path alike):
 
 - plain: the official-style forward, an NCHW float32 module call on [0, 255] input under ``no_grad``;
-- fast: ``rlfn.fastpath.optimize(model)``, the path ``rlfn upscale`` uses by default;
+- fast: ``rlfn.inference.fastpath.optimize(model)``, the path ``rlfn upscale`` uses by default;
 - onnxruntime: the ONNX export run by onnxruntime on the CPU (same thread count);
 - with ``--options``: the fast path without some of its steps, and with zero-padding to 56/64 channels;
 - with ``--compile``: the fast path under ``torch.compile`` (inductor; compiled before timing).
