@@ -176,3 +176,15 @@ def test_seam_free_on_set14_with_official_weights(name, official_dir, benchmarks
     cols = [b * 4 for b in plan.cols[1:-1]]
     t_cols, w_cols = np.swapaxes(tiled, 0, 1), np.swapaxes(whole, 0, 1)
     assert abs(seam_jump(t_cols, cols) - seam_jump(w_cols, cols)) < 0.25
+
+
+@pytest.mark.slow
+def test_tiles_match_whole_image_on_all_of_set14(official_dir, benchmarks_dir):
+    """The README's figure: ≥ 61 dB between tiled (32-pixel tiles, default pad and blend) and untiled output
+    on every Set14 image, with the official RLFN-S ×4 weights."""
+    model = rlfn.load_file(official_dir / "rlfn_s_x4.pth")
+    whole_up = Upscaler(model, tile=None, device="cpu")
+    tiled_up = Upscaler(model, tile=32, device="cpu")
+    for path in sorted((benchmarks_dir / "Set14").glob("*.png")):
+        img = load_picture(path).pixels
+        assert psnr8(tiled_up.upscale(img), whole_up.upscale(img)) >= 61, path.name

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError
-from ..io.atomic import refuse_existing
 from ..inference.devices import resolve_device
+from ..io.atomic import refuse_existing
 
 
 def _size(text: str) -> tuple[int, int]:

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from ..errors import RLFNError
-from ..quality.evaluate import PROTOCOLS, DatasetResult, evaluate_folder
 from ..inference.devices import resolve_device
+from ..quality.evaluate import PROTOCOLS, DatasetResult, evaluate_folder
 from .common import add_model_arguments, load_from_args
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..models.weights import available_weights
 from ..models.registry import VARIANTS
+from ..models.weights import available_weights
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

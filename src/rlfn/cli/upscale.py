@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ImageError, RLFNError, WriteError
-from ..io.images import FORMATS, SUFFIX_FOR, list_images
 from ..inference.devices import resolve_device
+from ..io.images import FORMATS, SUFFIX_FOR, list_images
 from .common import add_model_arguments, load_from_args
 
 

@@ -32,10 +32,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models.descriptor import SRModel
-from .heap import retained_heap
 from ..models.esa import FusedESA
 from ..models.layers import FusedConv, fused_ops_available
 from ..models.rlfn import RLFB, RLFN
+from .heap import retained_heap
 
 CHANNEL_MULTIPLE = 8  # AVX2 oneDNN kernels block channels by 8 (AVX-512 by 16; 8 still avoids a tail)
 

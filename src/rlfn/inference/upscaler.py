@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import heap
-from ..models.descriptor import SRModel
 from ..errors import DeviceError, ImageError, RLFNError
 from ..io.atomic import refuse_existing
 from ..io.images import Picture, load_picture, picture_to_pil, pixels_of, save_picture, to_8bit
+from ..models.descriptor import SRModel
+from . import heap
 from .devices import default_tile, resolve_device
 from .tiling import DEFAULT_BLEND, DEFAULT_PAD, Window, plan_tiles, run_tiled
 

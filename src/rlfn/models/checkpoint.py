@@ -18,8 +18,8 @@ import torch
 
 from ..errors import CheckpointError, CheckpointMismatchError
 from ..io.atomic import atomic_write
-from .rlfn import RLFN
 from .registry import identify
+from .rlfn import RLFN
 
 # Keys under which training frameworks nest the weights, best first (an EMA beats the raw weights).
 _WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model", "net", "generator")

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import torch
 
+from ..errors import CheckpointMismatchError
 from .checkpoint import build_from_state_dict, read_checkpoint
 from .descriptor import SRModel
-from ..errors import CheckpointMismatchError
 from .registry import parse_name
 from .weights import OFFICIAL_PIXEL_RANGE, find_weights
 

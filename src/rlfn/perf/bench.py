@@ -19,16 +19,16 @@ import platform
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
+from ..errors import ConfigError, RLFNError, UnknownModelError
 from ..inference import heap
 from ..models.descriptor import SRModel
-from ..errors import ConfigError, RLFNError, UnknownModelError
 from .flops import CHALLENGE_INPUT, count
 
 Runner = Callable[[torch.Tensor], torch.Tensor]

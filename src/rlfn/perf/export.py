@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
-from ..models import esa
-from ..models.descriptor import SRModel, UnitRange, prepare_input
 from ..errors import ConfigError, RLFNError
 from ..io.atomic import atomic_write, refuse_existing
+from ..models import esa
+from ..models.descriptor import SRModel, UnitRange, prepare_input
 
 DEFAULT_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "input", "output"

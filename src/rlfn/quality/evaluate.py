@@ -11,11 +11,11 @@ from typing import Literal
 
 import torch
 
-from ..models.descriptor import SRModel
 from ..io.images import list_images, save_rgb
+from ..models.descriptor import SRModel
+from ..progress import progress
 from .degradation import bicubic_upscale, read_pair
 from .metrics import crop_border, psnr, psnr_rgb, psnr_y, ssim, ssim_y, to_255
-from ..progress import progress
 
 Protocol = Literal["y", "rgb"]
 PROTOCOLS = {

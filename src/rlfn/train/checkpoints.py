@@ -10,7 +10,7 @@ A checkpoint is a plain dict read with ``torch.load(weights_only=True)``::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -19,6 +19,9 @@ from ..io.atomic import atomic_write
 from ..models.checkpoint import read_checkpoint
 from ..models.rlfn import RLFN
 from .config import StageConfig
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
 
 
 def init_from(model: RLFN, path: str) -> str:
@@ -65,3 +68,38 @@ def load_state(path: Path, stages: list[StageConfig]) -> dict[str, Any]:
     if st["stage"] > len(stages) or (st["stage"] < len(stages) and st["step"] > stages[st["stage"]].steps):
         raise ConfigError(f"--resume: {path} is at stage {st['stage']} step {st['step']}, beyond this config's stages")
     return st
+
+
+def training_state(trainer: "Trainer") -> dict[str, Any]:
+    """Everything ``last.pt`` holds (the format above)."""
+    t = trainer
+    st = {
+        "params": t.model.state_dict(),
+        "optimizer": t.opt.state_dict() if t.opt is not None else None,
+        "scheduler": t.sched.state_dict() if t.sched is not None else None,
+        "scaler": t.scaler.state_dict() if t.scaler.is_enabled() else None,
+        "stage": t.stage,
+        "step": t.step,
+        "best_psnr": t.best,
+        "config": t.cfg.to_dict(),
+        "rng": rng_state(),
+        "rlfn_meta": {k: str(v) for k, v in t.export_metadata(t.stage, t.step).items()},
+    }
+    if t.ema is not None:
+        st["params_ema"] = t.ema.module.state_dict()  # read_checkpoint prefers it, like the export
+        st["ema_updates"] = t.ema.updates
+    return st
+
+
+def restore(trainer: "Trainer", st: dict[str, Any]) -> None:
+    """Put ``trainer``'s weights, EMA, position, scaler and RNG where the checkpoint ``st`` left off (the
+    optimiser and schedule are the trainer's to rebuild)."""
+    t = trainer
+    t.model.load_state_dict(st["params"])
+    if t.ema is not None:
+        t.ema.module.load_state_dict(st.get("params_ema") or st["params"])
+        t.ema.updates = int(st.get("ema_updates", 0))
+    t.stage, t.step, t.best = int(st["stage"]), int(st["step"]), float(st["best_psnr"])
+    if st.get("scaler") and t.scaler.is_enabled():
+        t.scaler.load_state_dict(st["scaler"])
+    set_rng_state(st["rng"])

@@ -21,8 +21,9 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from ..errors import ConfigError, ImageError
-from ..quality.degradation import make_lr, read_pair
 from ..io.images import list_images
+from ..quality.degradation import make_lr, read_pair
+from .config import Config, ValConfig
 
 
 @dataclass
@@ -136,3 +137,28 @@ def make_loader(dataset: PatchDataset, batch_size: int, start: int, end: int, ra
         dataset, batch_sampler=sampler, num_workers=workers, pin_memory=pin_memory,
         persistent_workers=False, prefetch_factor=4 if workers > 0 else None,
     )
+
+
+def stage_datasets(cfg: Config, scale: int) -> list[PatchDataset]:
+    """One dataset per stage; stages with the same folders share the images in memory."""
+    cache: dict[tuple, list[_Image]] = {}
+    datasets = []
+    for i, st in enumerate(cfg.stages):
+        d = st.data
+        key = (tuple(d.hr_dirs), tuple(d.lr_dirs or ()), d.lr_mode)
+        if key not in cache:
+            cache[key] = load_images(d.hr_dirs, d.lr_dirs, scale, d.lr_mode, key="data")
+        check_patch(cache[key], scale, d.patch_size, key=f"stages[{i}].data.patch_size")
+        datasets.append(PatchDataset(cache[key], scale, d.patch_size, d.augment, cfg.train.seed, i))
+    return datasets
+
+
+def check_val_dirs(val: ValConfig) -> None:
+    """Every validation folder exists and holds images."""
+    for d in val.hr_dirs:
+        if not Path(d).is_dir():
+            raise ConfigError(f"val.hr_dirs: {d}: no such folder")
+        try:
+            list_images(d)
+        except ImageError as e:  # an empty folder
+            raise ConfigError(f"val.hr_dirs: {e}") from None

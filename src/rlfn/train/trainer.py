@@ -21,7 +21,6 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 import yaml
@@ -30,22 +29,19 @@ from torch import nn
 from ..errors import CheckpointError, ConfigError, DeviceError, TrainingDivergedError
 from ..inference.devices import resolve_device
 from ..io.atomic import atomic_write
-from ..io.images import list_images
 from ..models.checkpoint import save_safetensors
-from ..models.descriptor import SRModel
 from ..models.registry import create_model, parse_name
 from ..models.rlfn import RLFN
 from ..models.weights import OURS_PIXEL_RANGE
-from ..quality.degradation import read_pair
-from ..quality.evaluate import evaluate_folder
 from ..quality.imresize import imresize
 from . import distributed as D
-from .checkpoints import init_from, load_state, rng_state, save_state, set_rng_state
+from .checkpoints import init_from, load_state, restore, save_state, training_state
 from .config import Config, StageConfig
-from .data import PatchDataset, check_patch, load_images, make_loader
+from .data import check_val_dirs, make_loader, stage_datasets
 from .losses import SRLoss
 from .optim import EMA, build_optimizer
 from .runlog import RunLog
+from .validation import validate
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -69,8 +65,9 @@ class Trainer:
         self.resume_path = self._resume_path(resume)
         self.variant = parse_name(cfg.model.variant)[0].name
         self.scale = cfg.model.scale
-        self._prepare_data()  # bad folders and too-small images fail here, before anything is written
-        self._check_val()
+        # Bad folders and too-small images fail here, before anything is written.
+        self.datasets = stage_datasets(cfg, self.scale)
+        check_val_dirs(cfg.val)
         self._build_model()
         self.stage = 0
         self.step = 0
@@ -108,26 +105,6 @@ class Trainer:
             raise CheckpointError(f"--resume: {path}: no such checkpoint")
         return path
 
-    def _prepare_data(self) -> None:
-        cache: dict[tuple, list] = {}
-        self.datasets: list[PatchDataset] = []
-        for i, st in enumerate(self.cfg.stages):
-            d = st.data
-            key = (tuple(d.hr_dirs), tuple(d.lr_dirs or ()), d.lr_mode)
-            if key not in cache:
-                cache[key] = load_images(d.hr_dirs, d.lr_dirs, self.scale, d.lr_mode, key="data")
-            check_patch(cache[key], self.scale, d.patch_size, key=f"stages[{i}].data.patch_size")
-            self.datasets.append(PatchDataset(cache[key], self.scale, d.patch_size, d.augment, self.cfg.train.seed, i))
-
-    def _check_val(self) -> None:
-        for d in self.cfg.val.hr_dirs:
-            if not Path(d).is_dir():
-                raise ConfigError(f"val.hr_dirs: {d}: no such folder")
-            try:
-                list_images(d)
-            except Exception as e:  # ImageError: empty folder
-                raise ConfigError(f"val.hr_dirs: {e}") from None
-
     def _open_outputs(self) -> None:
         if not self.dist.main:
             return
@@ -145,53 +122,28 @@ class Trainer:
     def eval_module(self) -> RLFN:
         return self.ema.module if self.ema is not None else self.model
 
-    def _meta(self, stage: int, step: int) -> dict:
+    def export_metadata(self, stage: int, step: int) -> dict:
         return {"variant": self.variant, "scale": self.scale, "pixel_range": OURS_PIXEL_RANGE, "run": self.cfg.name,
                 "stage": stage, "stage_name": self.cfg.stages[min(stage, len(self.cfg.stages) - 1)].name,
                 "step": step, "trained_with": "rlfn train"}
 
-    def _state(self) -> dict[str, Any]:
-        st = {
-            "params": self.model.state_dict(),
-            "optimizer": self.opt.state_dict() if self.opt is not None else None,
-            "scheduler": self.sched.state_dict() if self.sched is not None else None,
-            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
-            "stage": self.stage,
-            "step": self.step,
-            "best_psnr": self.best,
-            "config": self.cfg.to_dict(),
-            "rng": rng_state(),
-            "rlfn_meta": {k: str(v) for k, v in self._meta(self.stage, self.step).items()},
-        }
-        if self.ema is not None:
-            st["params_ema"] = self.ema.module.state_dict()  # read_checkpoint prefers it, like the export
-            st["ema_updates"] = self.ema.updates
-        return st
-
     def save(self, name: str = "last.pt") -> Path:
         path = self.ckpt_dir / name
         if self.dist.main:
-            save_state(self._state(), path)
+            save_state(training_state(self), path)
         return path
 
     def load(self, path: Path) -> None:
         st = load_state(path, self.cfg.stages)
-        self.model.load_state_dict(st["params"])
-        if self.ema is not None:
-            self.ema.module.load_state_dict(st.get("params_ema") or st["params"])
-            self.ema.updates = int(st.get("ema_updates", 0))
-        self.stage, self.step, self.best = int(st["stage"]), int(st["step"]), float(st["best_psnr"])
-        if st["optimizer"] is not None and self.stage < len(self.cfg.stages):
+        restore(self, st)
+        if st["optimizer"] is not None and self.stage < len(self.cfg.stages):  # resuming mid-stage
             self._new_optimizer(self.cfg.stages[self.stage])
             self.opt.load_state_dict(st["optimizer"])
             self.sched.load_state_dict(st["scheduler"])
-        if st.get("scaler") and self.scaler.is_enabled():
-            self.scaler.load_state_dict(st["scaler"])
-        set_rng_state(st["rng"])
 
     def export(self, path: Path, stage: int, step: int) -> Path:
         if self.dist.main:
-            save_safetensors(self.eval_module, path, self._meta(stage, step))
+            save_safetensors(self.eval_module, path, self.export_metadata(stage, step))
         return path
 
     # ------------------------------------------------------------ validation
@@ -200,41 +152,17 @@ class Trainer:
         """Score every validation folder (main process); a new best on the first one saves ``best.pt``."""
         if not self.cfg.val.hr_dirs:
             return None
-        psnr_first = None
+        psnr = None
         if self.dist.main:
-            module = self.eval_module
-            was_training = module.training
-            module.eval()
-            sr_model = SRModel(module, self.variant, self.scale, OURS_PIXEL_RANGE, module.channels,
-                               module.mid_channels, module.num_blocks, source="training")
-            lr_dirs = self.cfg.val.lr_dirs or [None] * len(self.cfg.val.hr_dirs)
-            for d, lr_d in zip(self.cfg.val.hr_dirs, lr_dirs):
-                psnr = self._validate_folder(sr_model, d, lr_d, global_step)
-                psnr_first = psnr if psnr_first is None else psnr_first
-            if self.log.writer and self.cfg.val.images > 0:
-                self._val_images(sr_model, global_step)
-            module.train(was_training)
-            if psnr_first is not None and psnr_first > self.best:
-                self.best = psnr_first
+            st = self.cfg.stages[self.stage]
+            where = f"stage {self.stage + 1} [{st.name}] step {self.step}"
+            psnr = validate(self.eval_module, self.cfg.val, self.variant, self.scale, self.log, where,
+                            lambda rec: self._record(rec, global_step), global_step)
+            if psnr is not None and psnr > self.best:
+                self.best = psnr
                 self.save("best.pt")
         D.barrier(self.dist)
-        return psnr_first
-
-    def _validate_folder(self, sr_model: SRModel, hr_dir: str, lr_dir: str | None, global_step: int) -> float:
-        r = evaluate_folder(sr_model, hr_dir, lr_dir, "y", quiet=True)
-        st = self.cfg.stages[self.stage]
-        self.log(f"val {r.dataset}: PSNR {r.psnr:.3f} dB  SSIM {r.ssim:.4f}  (bicubic {r.bicubic_psnr:.3f} / "
-                 f"{r.bicubic_ssim:.4f})  stage {self.stage + 1} [{st.name}] step {self.step}")
-        self._record({"kind": "val", "dataset": r.dataset, "psnr": r.psnr, "ssim": r.ssim,
-                      "bicubic_psnr": r.bicubic_psnr, "bicubic_ssim": r.bicubic_ssim}, global_step)
-        self.log.scalars({f"val/{r.dataset}/psnr": r.psnr, f"val/{r.dataset}/ssim": r.ssim}, global_step)
-        return r.psnr
-
-    def _val_images(self, sr_model: SRModel, global_step: int) -> None:
-        for path in list_images(self.cfg.val.hr_dirs[0])[: self.cfg.val.images]:
-            _, lr = read_pair(path, None, self.scale)
-            sr = sr_model(lr.float() / 255).cpu()
-            self.log.writer.add_image(f"val_images/{path.stem}", sr, global_step)
+        return psnr
 
     def _record(self, rec: dict, global_step: int) -> None:
         st = self.cfg.stages[min(self.stage, len(self.cfg.stages) - 1)]
