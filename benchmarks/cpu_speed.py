@@ -4,7 +4,7 @@ For RLFN, RLFN-S and RLFN-ntire ×4 it times, image by image and interleaved (so
 speed hits every path alike):
 
 - plain: the official-style forward, an NCHW float32 module call on [0, 255] input under ``no_grad``;
-- fast: ``rlfn.fastpath.optimize(model)``, the path ``rlfn upscale`` uses by default;
+- fast: ``rlfn.inference.fastpath.optimize(model)``, the path ``rlfn upscale`` uses by default;
 - onnxruntime: the ONNX export run by onnxruntime on the CPU (same thread count);
 - with ``--options``: the fast path without some of its steps, and with zero-padding to 56/64 channels;
 - with ``--compile``: the fast path under ``torch.compile`` (inductor; compiled before timing).
@@ -41,7 +41,7 @@ TARGETS = {"rlfn": 1.8, "rlfn_s": 1.5, "rlfn_ntire": 1.5}  # issue 6
 
 def load_model(name: str, weights_dir: Path):
     import rlfn
-    from rlfn.bench import resolve_model
+    from rlfn.perf.bench import resolve_model
 
     path = weights_dir / f"{name}_x4.pth"
     if path.exists():
@@ -53,7 +53,7 @@ def build_path(name: str, path: str, weights_dir: Path):
     """The callable for one path: [0, 1] 1×3×H×W in, [0, 1] out."""
     import torch
 
-    from rlfn.fastpath import optimize
+    from rlfn.inference.fastpath import optimize
 
     model = load_model(name, weights_dir)
     if path == "plain":  # what the official test script does
@@ -65,7 +65,7 @@ def build_path(name: str, path: str, weights_dir: Path):
 
         return plain
     if path == "onnxruntime":
-        from rlfn.export import onnx_model_for
+        from rlfn.perf.export import onnx_model_for
 
         return onnx_model_for(model)
     options = {
@@ -97,7 +97,7 @@ def matmul_seconds(n: int = 2048, tries: int = 3) -> tuple[float, float]:
 def worker(conn, name: str, path: str, files: list[str], weights_dir: Path, threads: int | None) -> None:
     import torch
 
-    from rlfn.imageio import read_rgb
+    from rlfn.io.images import read_rgb
 
     if threads:
         torch.set_num_threads(threads)
@@ -166,8 +166,8 @@ def main() -> int:
 
     import torch
 
-    from rlfn.flops import count
-    from rlfn.imageio import list_images, read_rgb
+    from rlfn.perf.flops import count
+    from rlfn.io.images import list_images, read_rgb
 
     if not args.images.is_dir():
         print(f"{args.images}: no such folder (pass --images DIR)", file=sys.stderr)

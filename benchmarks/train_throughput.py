@@ -47,8 +47,8 @@ def bare_loop(variant: str, scale: int, batch: int, patch: int, steps: int, warm
 
 def trainer_loop(variant: str, scale: int, batch: int, patch: int, steps: int, warmup: int, data: list[str],
                  workers: int, ema: float, clip: float, channels_last: bool, threads: int) -> float:
-    from rlfn.config import build_config
-    from rlfn.trainer import Trainer
+    from rlfn.train.config import build_config
+    from rlfn.train.trainer import Trainer
 
     marks: list[float] = []
 

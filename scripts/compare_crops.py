@@ -13,9 +13,10 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 import rlfn
-from rlfn.evaluate import bicubic_upscale, make_lr, modcrop
-from rlfn.imageio import atomic_write, read_rgb
-from rlfn.metrics import psnr_y, to_255
+from rlfn.quality.degradation import bicubic_upscale, make_lr, modcrop
+from rlfn.io.atomic import atomic_write
+from rlfn.io.images import read_rgb
+from rlfn.quality.metrics import psnr_y, to_255
 
 
 def panel(img255: torch.Tensor, box: tuple[int, int, int], zoom: int, label: str) -> Image.Image:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import rlfn
-from rlfn.evaluate import evaluate_folder
+from rlfn.quality.evaluate import evaluate_folder
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from rlfn.config import build_config
+from rlfn.train.config import build_config
 
 
 def make_images(folder: Path, n: int = 4, size: tuple[int, int] = (48, 40), seed: int = 0) -> Path:

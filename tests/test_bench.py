@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from rlfn.bench import FIELDS, Runtime, _stats, resolve_model
+from rlfn.perf.bench import FIELDS, Runtime, _stats, resolve_model
 from rlfn.cli import main
 
 FAST = ["--size", "20x24", "--count", "2", "--warmup", "1"]

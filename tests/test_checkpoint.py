@@ -7,7 +7,7 @@ import torch
 from conftest import OFFICIAL, need
 
 import rlfn
-from rlfn.checkpoint import read_checkpoint, save_safetensors
+from rlfn.models.checkpoint import read_checkpoint, save_safetensors
 from rlfn.errors import CheckpointError, CheckpointMismatchError
 
 

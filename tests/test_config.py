@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from rlfn.config import apply_overrides, build_config, load_config
+from rlfn.train.config import apply_overrides, build_config, load_config
 from rlfn.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]

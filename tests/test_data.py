@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from _train_helpers import make_images
-from rlfn.data import PatchDataset, StepBatchSampler, augment, check_patch, load_images
+from rlfn.train.data import PatchDataset, StepBatchSampler, augment, check_patch, load_images
 from rlfn.errors import ConfigError
-from rlfn.evaluate import make_lr
+from rlfn.quality.degradation import make_lr
 
 
 @pytest.fixture

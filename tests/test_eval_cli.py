@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 import rlfn
-from rlfn.checkpoint import save_safetensors
+from rlfn.models.checkpoint import save_safetensors
 from rlfn.cli import main
 
 
@@ -55,8 +55,8 @@ def test_eval_json_table_and_saved_images(dataset, checkpoint, tmp_path, capsys)
 
 
 def test_paired_folders_give_the_same_scores(dataset, checkpoint, tmp_path, capsys):
-    from rlfn.evaluate import make_lr
-    from rlfn.imageio import read_rgb
+    from rlfn.quality.degradation import make_lr
+    from rlfn.io.images import read_rgb
 
     lr_dir = tmp_path / "TinyLR"
     lr_dir.mkdir()

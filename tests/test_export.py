@@ -6,13 +6,13 @@ import torch
 
 import rlfn
 from rlfn.cli import main
-from rlfn.descriptor import SRModel
+from rlfn.models.descriptor import SRModel
 
 from _images import smooth_image
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
-from rlfn.export import export_onnx, load_onnx, onnx_model_for  # noqa: E402
+from rlfn.perf.export import export_onnx, load_onnx, onnx_model_for  # noqa: E402
 
 _smooth = smooth_image
 
@@ -58,7 +58,7 @@ def test_ort_model_follows_the_srmodel_convention(ort_random):
 
 
 def test_official_weights_on_real_images(official_dir, train_data_dir, tmp_path):
-    from rlfn.imageio import read_rgb
+    from rlfn.io.images import read_rgb
 
     model = rlfn.load_file(official_dir / "rlfn_ntire_x4.pth")  # [0, 255] weights: the range is in the graph
     path = tmp_path / "ntire.onnx"

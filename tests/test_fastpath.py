@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 import rlfn
-from rlfn.descriptor import SRModel
-from rlfn.fastpath import FusedRLFN, optimize, pad_channels
+from rlfn.models.descriptor import SRModel
+from rlfn.inference.fastpath import FusedRLFN, optimize, pad_channels
 
 
 def _model(variant: str, scale: int = 4, pixel_range: float = 255.0, seed: int = 0) -> SRModel:
@@ -88,7 +88,7 @@ def test_tiny_and_single_images():
 
 
 def test_other_modules_get_eval_mode_channels_last_and_heap_reuse():
-    from rlfn.fastpath import HeapRetaining
+    from rlfn.inference.fastpath import HeapRetaining
 
     m = nn.Sequential(nn.Conv2d(3, 12, 3, padding=1), nn.PixelShuffle(2)).train()
     sr = SRModel(module=m, variant="other", scale=2, pixel_range=1.0)
@@ -102,7 +102,7 @@ def test_other_modules_get_eval_mode_channels_last_and_heap_reuse():
 
 
 def test_official_weights_on_a_real_image(official_dir, train_data_dir):
-    from rlfn.imageio import read_rgb
+    from rlfn.io.images import read_rgb
 
     x = read_rgb(train_data_dir / "div2k-0901-1000-lr-x4" / "0901.png")[:, :120, :160] / 255
     for name in ("rlfn_x4", "rlfn_ntire_x4"):

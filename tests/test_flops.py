@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import rlfn
-from rlfn.flops import count
+from rlfn.perf.flops import count
 
 # NTIRE 2022 challenge report, RLFN-ntire x4 on a 256×256 LR input.
 PUBLISHED = {"params": 0.317e6, "flops": 19.70e9, "activations": 80.05e6}

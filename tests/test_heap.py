@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from rlfn import heap
+from rlfn.inference import heap
 
 pytestmark = pytest.mark.skipif(not heap.available(), reason="glibc's mallopt is not available on this system")
 
@@ -21,7 +21,7 @@ PAGES = 64 * 2**20 // resource.getpagesize()  # pages of one 64 MiB block
 SCENARIO = r"""
 import json, resource, sys
 import torch
-from rlfn import heap
+from rlfn.inference import heap
 
 def layers(times=4, numel=16 * 2**20):
     # a network's pattern: each layer's 64 MiB output is allocated while its input is alive, then the input freed

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from rlfn import cli, hub
+from rlfn import cli
+from rlfn.models import hub
 from rlfn.errors import DownloadError
-from rlfn.registry import OFFICIAL_WEIGHTS, Weights
+from rlfn.models.weights import OFFICIAL_WEIGHTS, Weights
 
 PAYLOAD = b"not really weights, but bytes with a known hash " * 100
 

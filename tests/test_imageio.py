@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageOps
 
-from rlfn import png16
-from rlfn.errors import ImageError
-from rlfn.imageio import Picture, _orient, atomic_write, load_picture, open_image, save_picture
+from rlfn.io import png16
+from rlfn.errors import ImageError, WriteError
+from rlfn.io.atomic import atomic_write
+from rlfn.io.images import Picture, _orient, load_picture, open_image, save_picture
 
 RNG = np.random.default_rng(0)
 
@@ -213,7 +214,7 @@ def test_atomic_write_failure_leaves_nothing(tmp_path):
         tmp.write_bytes(b"half an image")
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(ImageError, match="No space"):
+    with pytest.raises(WriteError, match="No space"):
         atomic_write(tmp_path / "x.png", fail)
     assert list(tmp_path.iterdir()) == []
 
@@ -231,7 +232,7 @@ def test_written_files_get_ordinary_permissions(tmp_path):
 
 def test_no_overwrite_unless_asked(tmp_path):
     (tmp_path / "x.png").write_bytes(b"keep me")
-    with pytest.raises(ImageError, match="--overwrite"):
+    with pytest.raises(WriteError, match="--overwrite"):
         save_picture(Picture(np.zeros((2, 2, 3), np.uint8)), tmp_path / "x.png")
     assert (tmp_path / "x.png").read_bytes() == b"keep me"
     save_picture(Picture(np.zeros((2, 2, 3), np.uint8)), tmp_path / "x.png", overwrite=True)

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from rlfn.imresize import imresize
-from rlfn.metrics import psnr
+from rlfn.quality.imresize import imresize
+from rlfn.quality.metrics import psnr
 
 
 def smooth_image(h: int, w: int, dtype=torch.float64) -> torch.Tensor:

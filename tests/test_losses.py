@@ -3,8 +3,8 @@ import sys
 
 import torch
 
-from rlfn.config import LossConfig
-from rlfn.losses import ContrastiveLoss, RandomShallowExtractor, SRLoss
+from rlfn.train.config import LossConfig
+from rlfn.train.losses import ContrastiveLoss, RandomShallowExtractor, SRLoss
 
 
 def _batch(seed=0):
@@ -49,7 +49,7 @@ def test_extractor_frozen_and_independent_of_global_seed():
 
 
 def test_extractor_same_in_another_process():
-    code = ("import torch; from rlfn.losses import RandomShallowExtractor as R; e = R(16, seed=0); "
+    code = ("import torch; from rlfn.train.losses import RandomShallowExtractor as R; e = R(16, seed=0); "
             "print(repr([float(p.double().sum()) for p in e.parameters()]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     here = [float(p.double().sum()) for p in RandomShallowExtractor(16, seed=0).parameters()]

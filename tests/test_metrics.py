@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rlfn.metrics import psnr, psnr_rgb, psnr_y, rgb_to_y, ssim, ssim_y, to_255
+from rlfn.quality.metrics import psnr, psnr_rgb, psnr_y, rgb_to_y, ssim, ssim_y, to_255
 
 
 def test_identical_images():

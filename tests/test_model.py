@@ -7,7 +7,7 @@ from reference import parameter_counts
 
 import rlfn
 from rlfn.errors import UnknownModelError
-from rlfn.registry import VARIANTS, parse_name
+from rlfn.models.registry import VARIANTS, parse_name
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))

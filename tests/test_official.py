@@ -38,9 +38,9 @@ def test_bicubic_baseline_matches_usual_figures(benchmarks_dir):
     """The bicubic row: ×4 Set5 ≈ 28.42 dB and ×2 Set5 ≈ 33.66 dB on Y (published with MATLAB)."""
     import torch
 
-    from rlfn.evaluate import bicubic_upscale, make_lr, modcrop
-    from rlfn.imageio import list_images, read_rgb
-    from rlfn.metrics import psnr_y
+    from rlfn.quality.degradation import bicubic_upscale, make_lr, modcrop
+    from rlfn.io.images import list_images, read_rgb
+    from rlfn.quality.metrics import psnr_y
 
     for scale, usual in ((4, 28.42), (2, 33.66)):
         scores = []
@@ -52,8 +52,8 @@ def test_bicubic_baseline_matches_usual_figures(benchmarks_dir):
 
 @pytest.mark.parametrize("name", CHECKPOINTS)
 def test_official_checkpoint_loads_strictly_with_published_parameter_count(name):
-    from rlfn.checkpoint import read_checkpoint
-    from rlfn.registry import create_model
+    from rlfn.models.checkpoint import read_checkpoint
+    from rlfn.models.registry import create_model
 
     counts = parameter_counts(need(SHARED / "reference.md"))
     state, _ = read_checkpoint(need(OFFICIAL / f"{name}.pth"))

@@ -7,10 +7,10 @@ from torch import nn
 
 import rlfn
 from rlfn.cli import main
-from rlfn.descriptor import SRModel
+from rlfn.models.descriptor import SRModel
 
 from _images import smooth_image
-from rlfn.export import export_torchscript, load_torchscript
+from rlfn.perf.export import export_torchscript, load_torchscript
 
 
 _smooth = smooth_image

@@ -8,9 +8,10 @@ import torch
 from safetensors.torch import load_file
 
 import rlfn
+import rlfn.models.checkpoint
 from _train_helpers import tiny_config
 from rlfn.errors import ConfigError
-from rlfn.trainer import Trainer
+from rlfn.train.trainer import Trainer
 
 
 def _train_losses(run_dir):
@@ -113,7 +114,7 @@ def test_x4_from_x2_takes_everything_but_the_upsampler(tmp_path):
 
     make_images(tmp_path / "train", n=2, size=(64, 64))
     x2 = tmp_path / "x2.safetensors"
-    rlfn.checkpoint.save_safetensors(rlfn.create_model("rlfn_s", 2), x2, {"variant": "rlfn_s", "scale": 2, "pixel_range": 1.0})
+    rlfn.models.checkpoint.save_safetensors(rlfn.create_model("rlfn_s", 2), x2, {"variant": "rlfn_s", "scale": 2, "pixel_range": 1.0})
     cfg = tiny_config(tmp_path, model={"scale": 4, "init_from": str(x2)})
     t = Trainer(cfg, quiet=True)
     src = load_file(str(x2))
@@ -148,8 +149,8 @@ def test_cli_bad_config_is_one_line(tmp_path):
 
 
 def test_schedules():
-    from rlfn.config import OptimConfig
-    from rlfn.trainer import lr_factor
+    from rlfn.train.config import OptimConfig
+    from rlfn.train.optim import lr_factor
 
     f = lr_factor(OptimConfig(lr=1e-3, schedule="cosine", warmup_steps=4, min_lr=1e-5), 104)
     assert [f(t) for t in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
@@ -160,8 +161,8 @@ def test_schedules():
 
 
 def test_adamw_and_ema():
-    from rlfn.config import OptimConfig
-    from rlfn.trainer import EMA, build_optimizer
+    from rlfn.train.config import OptimConfig
+    from rlfn.train.optim import EMA, build_optimizer
 
     model = rlfn.create_model("rlfn_s", 2)
     opt, _ = build_optimizer(model.parameters(), OptimConfig(name="adamw", weight_decay=0.01), 10)
@@ -179,3 +180,42 @@ def test_adamw_and_ema():
         torch.testing.assert_close(e, b + 0.9 + 0.1 * 9 / 11)
     ema.reset(model)
     assert ema.updates == 0 and all(torch.equal(a, b) for a, b in zip(ema.module.parameters(), model.parameters()))
+
+
+def test_diverging_loss_is_one_line(tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from rlfn.cli import main
+    from rlfn.train.losses import SRLoss
+
+    cfg = tiny_config(tmp_path)
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(cfg.to_dict()))
+    monkeypatch.setattr(SRLoss, "forward", lambda self, sr, hr, neg=None: (sr.sum() * float("nan"), {}))
+    assert main(["train", str(p), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rlfn train: error: the loss became nan at stage 1 step 0") and len(err.splitlines()) == 1
+    with pytest.raises(FloatingPointError):  # still a FloatingPointError for Python callers
+        Trainer(tiny_config(tmp_path / "again"), quiet=True).fit()
+
+
+# The checkpoint layout a run written by an earlier version must still resume from (a training run was
+# going when the package was reorganised): top-level keys and their kinds.
+CHECKPOINT_FORMAT = {
+    "params": dict, "optimizer": (dict, type(None)), "scheduler": (dict, type(None)), "scaler": (dict, type(None)),
+    "stage": int, "step": int, "best_psnr": float, "config": dict, "rng": dict, "rlfn_meta": dict,
+    "params_ema": dict, "ema_updates": int,
+}
+META_KEYS = {"variant", "scale", "pixel_range", "run", "stage", "stage_name", "step", "trained_with"}
+
+
+def test_checkpoint_format_is_unchanged(tmp_path):
+    t = Trainer(tiny_config(tmp_path, train={"steps": 2, "ema": 0.9}), quiet=True)
+    t.fit()
+    st = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
+    assert set(st) == set(CHECKPOINT_FORMAT)
+    for k, kind in CHECKPOINT_FORMAT.items():
+        assert isinstance(st[k], kind), k
+    assert set(st["rlfn_meta"]) == META_KEYS and st["rlfn_meta"]["pixel_range"] == "1.0"
+    assert set(st["params"]) == set(rlfn.create_model("rlfn_s", 2).state_dict())
+    assert set(st["rng"]) <= {"torch", "cuda"}

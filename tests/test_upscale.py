@@ -7,9 +7,9 @@ import torch
 from PIL import Image
 
 import rlfn
-from rlfn.descriptor import SRModel
+from rlfn.models.descriptor import SRModel
 from rlfn.errors import RLFNError
-from rlfn.upscale import Upscaler, upscale
+from rlfn.inference.upscaler import Upscaler, upscale
 
 RNG = np.random.default_rng(0)
 

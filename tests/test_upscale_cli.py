@@ -8,7 +8,7 @@ from PIL import Image
 
 import rlfn
 from rlfn import cli
-from rlfn.checkpoint import save_safetensors
+from rlfn.models.checkpoint import save_safetensors
 
 RNG = np.random.default_rng(0)
 
@@ -150,9 +150,9 @@ def test_bad_model_arguments_are_one_line(tmp_path, weights, capsys, argv, messa
 
 
 def test_missing_bundled_weights_is_one_line(tmp_path, capsys, monkeypatch):
-    from rlfn import loader
+    from rlfn.models import weights
 
-    monkeypatch.setattr(loader, "bundled_weights_path", lambda variant, scale: None)
+    monkeypatch.setattr(weights, "bundled_weights_path", lambda variant, scale: None)
     rgb(tmp_path / "a.png")
     rc, err = run(capsys, tmp_path / "a.png")
     assert rc == 2 and "--weights" in err and len(err.strip().splitlines()) == 1
@@ -176,7 +176,7 @@ def test_modes_survive_the_command(tmp_path, weights, capsys, mode):
 
 
 def test_16bit_survives_the_command(tmp_path, weights, capsys):
-    from rlfn.imageio import Picture, load_picture, save_picture
+    from rlfn.io.images import Picture, load_picture, save_picture
 
     save_picture(Picture(RNG.integers(0, 65536, size=(16, 20, 3), dtype=np.uint16)), tmp_path / "c.png")
     save_picture(Picture(RNG.integers(0, 65536, size=(16, 20, 1), dtype=np.uint16)), tmp_path / "g.tif")
@@ -190,7 +190,7 @@ def test_16bit_survives_the_command(tmp_path, weights, capsys):
 def test_onnxruntime_backend(tmp_path, weights, capsys):
     rgb(tmp_path / "a.png")
     try:
-        from rlfn.export import onnx_model_for  # noqa: F401
+        from rlfn.perf.export import onnx_model_for  # noqa: F401
     except ImportError:
         rc, err = run(capsys, tmp_path / "a.png", "--weights", weights, "--backend", "onnxruntime")
         assert rc == 2 and "onnxruntime" in err and len(err.strip().splitlines()) == 1
@@ -206,7 +206,8 @@ def test_onnxruntime_backend(tmp_path, weights, capsys):
 
 def test_readme_main_command_with_bundled_weights(tmp_path, capsys):
     """`rlfn upscale examples/demo.png -o out/`: the bundled default weights, no network."""
-    from rlfn.loader import DEFAULT_MODEL, DEFAULT_SCALE, bundled_weights_path
+    from rlfn.models.loader import DEFAULT_MODEL, DEFAULT_SCALE
+    from rlfn.models.weights import bundled_weights_path
 
     if bundled_weights_path(DEFAULT_MODEL, DEFAULT_SCALE) is None:
         pytest.skip("the bundled default weights are not in this checkout yet")

@@ -1,12 +1,12 @@
 """rlfn: the Residual Local Feature Network for fast single-image super-resolution."""
-from .descriptor import SRModel
 from .errors import CheckpointMismatchError, RLFNError, UnknownModelError
-from .imresize import imresize
-from .loader import load_file, load_model
-from .metrics import psnr, psnr_rgb, psnr_y, ssim, ssim_y
-from .model import RLFN
-from .registry import VARIANTS, create_model, list_models
-from .upscale import Upscaler, upscale
+from .inference.upscaler import Upscaler, upscale
+from .models.descriptor import SRModel
+from .models.loader import load_file, load_model
+from .models.registry import VARIANTS, create_model, list_models
+from .models.rlfn import RLFN
+from .quality.imresize import imresize
+from .quality.metrics import psnr, psnr_rgb, psnr_y, ssim, ssim_y
 
 __version__ = "0.1.0"
 

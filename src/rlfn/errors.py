@@ -32,3 +32,11 @@ class DeviceError(RLFNError):
 
 class DownloadError(RLFNError):
     """Weights that could not be fetched or verified."""
+
+
+class WriteError(RLFNError):
+    """An output file that cannot be written, or that exists and may not be replaced."""
+
+
+class TrainingDivergedError(RLFNError, FloatingPointError):
+    """The training loss became infinite or NaN (the learning rate is too high for this run)."""

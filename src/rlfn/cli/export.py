@@ -1,0 +1,74 @@
+"""``rlfn export``: a model to ONNX (dynamic height and width, checked with onnxruntime) or TorchScript."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from ..errors import ConfigError, RLFNError
+from ..io.atomic import refuse_existing
+from .common import add_model_arguments, load_from_args
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model_pos", nargs="?", metavar="MODEL", default=None,
+                   help="model name or checkpoint path (same as --model)")
+    add_model_arguments(p)
+    p.add_argument("--output", "-o", required=True, metavar="FILE",
+                   help="where to write the model: .onnx for ONNX, .pt or .ts for TorchScript")
+    p.add_argument("--format", choices=("onnx", "torchscript"), default=None,
+                   help="file format (default: from the output's suffix; ONNX when unknown)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset, 17 or newer (default: %(default)s)")
+    p.add_argument("--check", metavar="IMAGE", nargs="*", default=None,
+                   help="compare the exported file with PyTorch on these LR images (default: a smooth random 127×93 image)")
+    p.add_argument("--no-check", action="store_true", help="skip the comparison")
+    p.add_argument("--tolerance", type=float, default=1e-4,
+                   help="largest allowed difference in [0, 1] units (default: %(default)g)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def _format(args: argparse.Namespace, out: Path) -> str:
+    if args.format:
+        return args.format
+    return "torchscript" if out.suffix.lower() in (".pt", ".ts", ".torchscript") else "onnx"
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..perf.export import export_onnx, export_torchscript, load_onnx, load_torchscript
+
+    if args.model_pos is not None:
+        if args.model is not None and args.model != args.model_pos:
+            raise ConfigError(f"two models given: {args.model_pos!r} and --model {args.model!r}")
+        args.model = args.model_pos
+    out = Path(args.output)
+    refuse_existing(out, args.overwrite)
+    fmt = _format(args, out)
+    model = load_from_args(args, "cpu")
+    if fmt == "onnx":
+        export_onnx(model, out, opset=args.opset, overwrite=args.overwrite)
+        what, runtime = f"opset {args.opset}", "onnxruntime"
+    else:
+        export_torchscript(model, out, overwrite=args.overwrite)
+        what, runtime = "TorchScript", "TorchScript"
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {what}, dynamic height and width): {model.describe()}")
+    if args.no_check:
+        return 0
+    exported = load_onnx(out) if fmt == "onnx" else load_torchscript(out)
+    if args.check:
+        from ..io.images import read_rgb
+
+        inputs = [(str(p), read_rgb(p) / 255.0) for p in args.check]
+    else:
+        # A smooth random picture (bicubic-enlarged noise): pure noise is harsher than any photograph.
+        noise = torch.rand(1, 3, 12, 16, generator=torch.Generator().manual_seed(0))
+        smooth = torch.nn.functional.interpolate(noise, size=(93, 127), mode="bicubic", align_corners=False)
+        inputs = [("a smooth random image", smooth.clamp(0, 1)[0])]
+    worst = 0.0
+    for label, x in inputs:
+        diff = (exported(x) - model(x)).abs().max().item()
+        worst = max(worst, diff)
+        print(f"  {runtime} vs PyTorch on {label} ({x.shape[-1]}×{x.shape[-2]}): max difference {diff:.2e}")
+    if worst > args.tolerance:
+        raise RLFNError(f"{runtime} differs from PyTorch by {worst:.2e} > {args.tolerance:g}; the file was kept")
+    return 0

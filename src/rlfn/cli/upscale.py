@@ -1,0 +1,256 @@
+"""``rlfn upscale``: files, folders and globs in; upscaled images out, written atomically, never overwritten
+unless asked. One bad file is reported and skipped; the exit status is 1 when any failed."""
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ImageError, RLFNError, WriteError
+from ..inference.devices import resolve_device
+from ..io.images import FORMATS, SUFFIX_FOR, list_images
+from .common import add_model_arguments, load_from_args
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument("-o", "--output", metavar="OUT", default=None,
+                   help="output folder (created if needed), or a file name when there is one input "
+                        "(default: beside each input)")
+    p.add_argument("-r", "--recursive", action="store_true", help="look into sub-folders of folder inputs")
+    p.add_argument("--format", "-f", choices=sorted(set(FORMATS)), default=None,
+                   help="output format (default: the input's)")
+    p.add_argument("--suffix", default="_x{scale}",
+                   help="added to output names, {scale} is replaced (default: %(default)s → name_x4.png)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="skip inputs whose output exists (to resume a batch) instead of reporting them")
+    add_model_arguments(p)
+    g = p.add_argument_group("performance")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
+    g.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
+                   help="GPU arithmetic; auto = fp16 on CUDA with a float32 fallback if the output is not "
+                        "finite. The CPU always uses float32 (default: %(default)s)")
+    g.add_argument("--tile", default="auto", metavar="N",
+                   help="tile size in input pixels for large images; 0 = never tile (default: auto, 512 on "
+                        "the CPU)")
+    g.add_argument("--tile-pad", type=int, default=32, metavar="N",
+                   help="context pixels around each tile (default: %(default)s)")
+    g.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: PyTorch's)")
+    g.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                   help="inference engine (default: %(default)s)")
+    g.add_argument("--no-fast", dest="fast", action="store_false",
+                   help="run the plain model instead of the optimised CPU/GPU path")
+    p.add_argument("--alpha", choices=("model", "bicubic"), default="model",
+                   help="how to upscale an alpha channel (default: %(default)s)")
+    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                   help="refuse inputs larger than N pixels, a guard against decompression bombs "
+                        "(default: Pillow's, about 89 million)")
+    p.add_argument("--quiet", "-q", action="store_true", help="only errors")
+
+
+@dataclass
+class Job:
+    src: Path
+    dst: Path | None  # None: the input itself is missing or unusable
+    error: str | None = None
+
+
+def _parse_tile(value: str) -> int | str | None:
+    if value == "auto":
+        return "auto"
+    try:
+        n = int(value)
+    except ValueError:
+        raise RLFNError(f"--tile {value!r}: give a number of pixels, 0 (no tiling) or auto") from None
+    if n < 0:
+        raise RLFNError(f"--tile {n}: must not be negative")
+    if 0 < n < 32:
+        raise RLFNError(f"--tile {n}: tiles smaller than 32 pixels are all seams; use at least 32")
+    return n or None
+
+
+def _output_name(src: Path, suffix: str, fmt: str | None) -> str:
+    ext = SUFFIX_FOR[FORMATS[fmt]] if fmt else src.suffix
+    return f"{src.stem}{suffix}{ext}"
+
+
+def _is_own_output(path: Path, suffix: str) -> bool:
+    """``a_x4.png`` beside ``a.png``: an earlier run's output, not a new input."""
+    if not suffix or not path.stem.endswith(suffix):
+        return False
+    stem = path.stem[: -len(suffix)]
+    return any(path.with_name(stem + ext).exists() for ext in {path.suffix, *SUFFIX_FOR.values(), ".jpeg", ".tiff"})
+
+
+def collect_jobs(args: argparse.Namespace, scale: int) -> list[Job]:
+    suffix = args.suffix.replace("{scale}", str(scale))
+    out = Path(args.output) if args.output else None
+    found: list[tuple[Path, Path | None]] = []  # (file, folder it came from)
+    jobs: list[Job] = []
+    for spec in args.inputs:
+        p = Path(spec)
+        if p.is_dir():
+            try:
+                files = list_images(p, recursive=args.recursive)
+            except ImageError as e:
+                jobs.append(Job(p, None, str(e)))
+                continue
+            found += [(f, p) for f in files if not (out is None and _is_own_output(f, suffix))]
+        elif p.exists():
+            found.append((p, None))
+        elif any(ch in spec for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(spec, recursive=True) if Path(m).is_file())
+            if not matches:
+                jobs.append(Job(p, None, f"{spec}: no file matches this pattern"))
+            found += [(m, None) for m in matches]
+        else:
+            jobs.append(Job(p, None, f"{spec}: no such file or folder"))
+    single_file_out = (
+        out is not None and len(found) == 1 and not out.is_dir() and out.suffix.lower().lstrip(".") in FORMATS
+    )
+    seen: dict[Path, Path] = {}
+    for f, base in found:
+        if single_file_out:
+            dst = out
+        elif out is not None:
+            rel = f.relative_to(base).parent if base is not None else Path()
+            dst = out / rel / _output_name(f, suffix, args.format)
+        else:
+            dst = f.parent / _output_name(f, suffix, args.format)
+        key = dst.resolve()
+        if key in seen:
+            jobs.append(Job(f, None, f"{f}: its output {dst} is also the output of {seen[key]}; skipped"))
+            continue
+        seen[key] = f
+        jobs.append(Job(f, dst))
+    return jobs
+
+
+def _load(args: argparse.Namespace):
+    from ..inference.upscaler import Upscaler
+
+    tile = _parse_tile(str(args.tile))
+    if args.quality < 1 or args.quality > 100:
+        raise RLFNError(f"--quality {args.quality}: must be between 1 and 100")
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise RLFNError(f"--max-pixels {args.max_pixels}: must be positive")
+    if args.threads is not None and args.threads < 1:
+        raise RLFNError(f"--threads {args.threads}: must be at least 1")
+    warn = (lambda msg: print(f"rlfn upscale: warning: {msg}", file=sys.stderr))
+    if args.backend == "onnxruntime":
+        if args.device not in ("auto", "cpu"):
+            raise RLFNError(f"--backend onnxruntime runs on the CPU here; drop --device {args.device}")
+        model = load_from_args(args, "cpu")
+        from ..perf.export import onnx_model_for
+
+        try:
+            runner = onnx_model_for(model)
+        except ImportError as e:
+            raise RLFNError(f"--backend onnxruntime needs onnx and onnxruntime: pip install 'rlfn[onnx]' ({e})") from None
+        return Upscaler(runner, tile=tile, tile_pad=args.tile_pad, alpha=args.alpha, threads=args.threads, warn=warn)
+    device = resolve_device(args.device)
+    model = load_from_args(args, device)
+    return Upscaler(model, device=device, precision=args.precision, tile=tile, tile_pad=args.tile_pad,
+                    blend=min(8, args.tile_pad), alpha=args.alpha, fast=args.fast, threads=args.threads, warn=warn)
+
+
+class _Console:
+    """Messages on stderr, through the images bar when there is one (a terminal and several images)."""
+
+    def __init__(self, total: int, quiet: bool):
+        self.tty = sys.stderr.isatty() and not quiet
+        self.bar = None
+        if self.tty and total > 1:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc="images", unit="img", dynamic_ncols=True, leave=False)
+
+    def say(self, msg: str) -> None:
+        if self.bar is not None:
+            self.bar.write(msg, file=sys.stderr)
+        else:
+            print(msg, file=sys.stderr, flush=True)
+
+    def tick(self) -> None:
+        if self.bar is not None:
+            self.bar.update()
+
+    def tile_bar(self, ntiles: int, label: str):
+        if not self.tty or ntiles <= 1:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=ntiles, desc=label, unit="tile", leave=False, dynamic_ncols=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _upscale_one(up, job: Job, args: argparse.Namespace, console: _Console) -> float:
+    """Upscale one file; returns its input megapixels. Errors a user can cause are raised as RLFNError."""
+    from ..io.images import load_picture, save_picture
+
+    pic = load_picture(job.src, max_pixels=args.max_pixels)
+    tile_bar = console.tile_bar(up.tiles_for(pic.size[0], pic.size[1], pic.has_alpha), job.src.name)
+    try:
+        big = up.upscale_picture(pic, tile_bar.update if tile_bar is not None else None)
+    finally:
+        if tile_bar is not None:
+            tile_bar.close()
+    save_picture(big, job.dst, args.format, quality=args.quality, overwrite=args.overwrite, warn=console.say)
+    return pic.size[0] * pic.size[1] / 1e6
+
+
+def _describe(up) -> str:
+    model = getattr(up.model, "describe", lambda: type(up.model).__name__)()
+    return f"model: {model}; device {up.device}, {up.precision}, tile {up.tile or 'off'}"
+
+
+def run(args: argparse.Namespace) -> int:
+    up = _load(args)
+    jobs = collect_jobs(args, up.scale)
+    todo = [j for j in jobs if j.dst is not None]
+    failed = [j for j in jobs if j.dst is None]
+    console = _Console(len(todo), args.quiet)
+    for j in failed:
+        console.say(f"rlfn upscale: error: {j.error}")
+    if not args.quiet:
+        console.say(_describe(up))
+    start = time.perf_counter()
+    done = skipped = 0
+    megapixels = 0.0
+    for i, job in enumerate(todo, 1):
+        assert job.dst is not None
+        t0 = time.perf_counter()
+        try:
+            if job.dst.exists() and not args.overwrite:
+                if args.skip_existing:
+                    skipped += 1
+                    continue
+                raise WriteError(f"{job.dst}: exists (pass --overwrite to replace it, or --skip-existing)")
+            megapixels += _upscale_one(up, job, args, console)
+            done += 1
+            if not args.quiet and console.bar is None:
+                console.say(f"[{i}/{len(todo)}] {job.src} -> {job.dst} ({time.perf_counter() - t0:.1f} s)")
+        except RLFNError as e:
+            job.error = str(e)
+        except MemoryError:
+            job.error = f"{job.src}: out of memory (try a smaller --tile)"
+        finally:
+            console.tick()
+        if job.error:
+            failed.append(job)
+            console.say(f"rlfn upscale: error: {job.error}")
+    console.close()
+    secs = time.perf_counter() - start
+    if not args.quiet or failed:
+        extra = f", {skipped} skipped" if skipped else ""
+        rate = f", {megapixels / secs:.3g} input MP/s" if done and secs > 0 else ""
+        console.say(f"{done} upscaled, {len(failed)} failed{extra} in {secs:.1f} s{rate}")
+    return 1 if failed else 0

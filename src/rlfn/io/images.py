@@ -1,0 +1,367 @@
+"""Reading and writing image files with clear errors.
+
+Pillow decodes and encodes, except for 16-bit colour, which it narrows to 8 bits: 16-bit colour PNG and TIFF
+go through the small codecs :mod:`rlfn.io.png16` and :mod:`rlfn.io.tiff16`. Every failure a user can cause
+(missing file, not an image, truncated data, a decompression bomb) becomes an :class:`ImageError` naming the
+file; files are written atomically (:mod:`rlfn.io.atomic`).
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import ImageError
+from .atomic import atomic_write
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def list_images(folder: str | Path, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (by suffix), sorted by name; an ImageError if it has none."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise ImageError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise ImageError(f"{folder}: is not a folder")
+    pattern = "**/*" if recursive else "*"
+    files = sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ImageError(f"{folder}: has no images ({', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+def open_image(path: str | Path, max_pixels: int | None = None) -> Image.Image:
+    """Open and fully decode an image, with EXIF orientation applied.
+
+    Images of more than ``max_pixels`` pixels are refused before decoding (a decompression bomb is a tiny
+    file that claims enormous dimensions). The default is Pillow's ``Image.MAX_IMAGE_PIXELS``.
+    """
+    path = Path(path)
+    _check_file(path)
+    limit = default_max_pixels() if max_pixels is None else max_pixels
+    try:
+        with _pillow_limit_off():
+            im = Image.open(path)
+        with im:
+            _check_size(path, im.size, limit)
+            im.load()  # decode now so that truncated files fail here
+            out = ImageOps.exif_transpose(im)
+            if out is im:
+                out = im.copy()
+            out.info.update({k: v for k, v in im.info.items() if k not in out.info})
+            out.format = im.format  # type: ignore[misc]
+            return out
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(
+            f"{path}: refused as a possible decompression bomb ({e}); raise the limit with --max-pixels if it is genuine"
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image Pillow can read") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(f"{path}: cannot decode image ({e})") from None
+
+
+def default_max_pixels() -> int | None:
+    return Image.MAX_IMAGE_PIXELS
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image")
+
+
+def _check_size(path: Path, size: tuple[int, int], limit: int | None) -> None:
+    w, h = size
+    if limit is not None and limit > 0 and w * h > limit:
+        raise ImageError(
+            f"{path}: {w}×{h} is {w * h / 1e6:.1f} megapixels, over the limit of {limit / 1e6:g} (a possible "
+            "decompression bomb); raise the limit with --max-pixels N if the image is genuine"
+        )
+
+
+_limit_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pillow_limit_off():
+    """Pillow's own bomb check reads a global; ours (``_check_size``) replaces it so that the limit can be raised."""
+    with _limit_lock:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def read_rgb(path: str | Path) -> torch.Tensor:
+    """An image file as a float32 RGB tensor 3×H×W with values in [0, 255] (grayscale repeated to RGB)."""
+    im = open_image(path)
+    if im.mode != "RGB":
+        if im.mode in ("I;16", "I;16B", "I", "F"):
+            arr = np.asarray(im, dtype=np.float64)
+            arr = arr / (65535.0 if arr.max() > 255 else 255.0) * 255.0
+            t = torch.from_numpy(arr.round().astype(np.float32))
+            return t[None].repeat(3, 1, 1)
+        im = im.convert("RGB")
+    arr = np.asarray(im, dtype=np.uint8)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float()
+
+
+def tensor_to_uint8(img: torch.Tensor) -> np.ndarray:
+    """3×H×W float in [0, 1] → H×W×3 uint8."""
+    return (img.detach().float().clamp(0, 1) * 255.0).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def save_rgb(img: torch.Tensor, path: str | Path, overwrite: bool = False) -> Path:
+    """Save a 3×H×W [0, 1] tensor as an 8-bit image, atomically."""
+    arr = tensor_to_uint8(img)
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ImageError(f"{path}: unknown image format {Path(path).suffix!r}")
+    return atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, format=fmt), overwrite=overwrite)
+
+
+
+# ---- Pictures: pixels plus what must survive an upscale (bit depth, alpha, ICC profile, EXIF) ----------------
+
+# Output formats by name or suffix → Pillow format name.
+FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "tif": "TIFF", "tiff": "TIFF"}
+SUFFIX_FOR = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
+_ORIENTATION = 0x0112
+
+
+@dataclass
+class Picture:
+    """An image as H×W×C pixels, C = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA), uint8 or uint16."""
+
+    pixels: np.ndarray
+    icc: bytes | None = None
+    exif: bytes | None = None  # orientation already applied and reset
+    format: str | None = None  # Pillow's name for the file's format ("PNG", "JPEG", ...)
+    dpi: tuple[float, float] | None = None
+
+    @property
+    def channels(self) -> int:
+        return self.pixels.shape[2]
+
+    @property
+    def bits(self) -> int:
+        return 16 if self.pixels.dtype == np.uint16 else 8
+
+    @property
+    def has_alpha(self) -> bool:
+        return self.channels in (2, 4)
+
+    @property
+    def is_gray(self) -> bool:
+        return self.channels in (1, 2)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), as Pillow says it."""
+        return self.pixels.shape[1], self.pixels.shape[0]
+
+
+def format_for(path: str | Path, fmt: str | None = None) -> str:
+    """Pillow's format name for ``fmt`` (png, jpg, webp, bmp, tif) or, without it, for the suffix of ``path``."""
+    key = (fmt or Path(path).suffix).lower().lstrip(".")
+    if key not in FORMATS:
+        raise ImageError(f"{path}: unknown output format {key!r}; choose one of png, jpg, webp, bmp, tif")
+    return FORMATS[key]
+
+
+def _exif_without_orientation(im: Image.Image) -> bytes | None:
+    try:
+        exif = im.getexif()
+    except Exception:  # a malformed EXIF block is not worth failing the image for
+        return None
+    if not exif:
+        return None
+    if _ORIENTATION in exif:
+        del exif[_ORIENTATION]
+    try:
+        return exif.tobytes()
+    except Exception:
+        return None
+
+
+def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an H×W×C array, as ImageOps.exif_transpose does to images."""
+    ops = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: a.transpose(1, 0, 2), 6: lambda a: a.transpose(1, 0, 2)[:, ::-1],
+           7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1], 8: lambda a: a.transpose(1, 0, 2)[::-1]}
+    op = ops.get(orientation)
+    return np.ascontiguousarray(op(arr)) if op else arr
+
+
+def _read_png16(path: Path, limit: int | None) -> Picture:
+    from . import png16
+
+    hdr = png16.read_header(path)
+    assert hdr is not None  # checked by the caller
+    _check_size(path, (hdr.width, hdr.height), limit)
+    try:
+        data = png16.read(path)
+    except png16.PNGFormatError as e:
+        raise ImageError(f"{path}: cannot decode image ({e})") from None
+    exif_bytes = None
+    pixels = data.pixels
+    if data.exif:
+        exif = Image.Exif()
+        try:
+            exif.load(data.exif)
+            pixels = _orient(pixels, int(exif.get(_ORIENTATION, 1)))
+            if _ORIENTATION in exif:
+                del exif[_ORIENTATION]
+            exif_bytes = exif.tobytes()
+        except Exception:
+            exif_bytes = None
+    return Picture(pixels, data.icc, exif_bytes, "PNG")
+
+
+def _read_tiff16(path: Path, limit: int | None) -> Picture | None:
+    """A 16-bit RGB(A) TIFF read at full depth, or None for any other file (Pillow would give 8 bits)."""
+    from . import tiff16
+
+    try:
+        with _pillow_limit_off():
+            im = Image.open(path)
+        with im:
+            if not tiff16.is_16bit_colour(im):
+                return None
+            _check_size(path, im.size, limit)
+            orientation = int(im.tag_v2.get(_ORIENTATION, 1))
+            exif = _exif_without_orientation(im)
+    except (OSError, SyntaxError, ValueError):
+        return None  # open_image will report it properly
+    try:
+        pixels, icc = tiff16.read(path)
+    except (ValueError, OSError, zlib.error) as e:
+        warnings.warn(f"{path}: read with 8 bits per sample ({e})", stacklevel=2)
+        return None
+    return Picture(_orient(pixels, orientation), icc, exif, "TIFF")
+
+
+def pixels_of(im: Image.Image) -> np.ndarray:
+    """H×W×C uint8/uint16 pixels of a decoded Pillow image, keeping grey, alpha and 16-bit depth."""
+    mode = im.mode
+    if mode.startswith("I;16"):
+        return np.asarray(im).astype(np.uint16)[:, :, None]
+    if mode == "I":  # 16-bit greys sometimes arrive as 32-bit integers
+        arr = np.asarray(im)
+        return np.clip(arr, 0, 65535).astype(np.uint16)[:, :, None]
+    if mode == "F":  # float TIFFs: [0, 1] if they look like it, else taken as 16-bit counts
+        arr = np.asarray(im, dtype=np.float64)
+        if np.nanmax(arr, initial=0) <= 1.0:
+            arr = arr * 65535
+        return np.clip(np.nan_to_num(arr), 0, 65535).round().astype(np.uint16)[:, :, None]
+    if mode in ("1", "L"):
+        return np.asarray(im.convert("L"))[:, :, None]
+    if mode in ("LA", "La"):
+        return np.asarray(im.convert("LA"))
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in im.info
+        return np.asarray(im.convert("RGBA" if has_alpha else "RGB"))
+    if mode in ("RGBA", "RGBa"):
+        return np.asarray(im.convert("RGBA"))
+    return np.asarray(im.convert("RGB"))
+
+
+def load_picture(path: str | Path, max_pixels: int | None = None) -> Picture:
+    """Read an image keeping what an upscale must preserve: grey vs colour, alpha, 16 bits, ICC, EXIF."""
+    from . import png16
+
+    path = Path(path)
+    _check_file(path)
+    limit = default_max_pixels() if max_pixels is None else max_pixels
+    if png16.needs_own_decoder(path):
+        hdr = png16.read_header(path)
+        if hdr is not None and not hdr.interlace:
+            return _read_png16(path, limit)
+        warnings.warn(f"{path}: interlaced 16-bit colour PNG, read with 8 bits per sample", stacklevel=2)
+    pic16 = _read_tiff16(path, limit)
+    if pic16 is not None:
+        return pic16
+    im = open_image(path, max_pixels=limit)
+    pixels = np.ascontiguousarray(pixels_of(im))
+    icc = im.info.get("icc_profile") if im.mode != "CMYK" else None  # a CMYK profile does not fit RGB pixels
+    dpi = im.info.get("dpi")
+    return Picture(pixels, icc or None, _exif_without_orientation(im), im.format,
+                   tuple(float(d) for d in dpi) if dpi else None)
+
+
+def picture_to_pil(pic: Picture) -> Image.Image:
+    """A Pillow image of an 8-bit picture, or of a 16-bit grey one (mode I;16)."""
+    arr = np.ascontiguousarray(pic.pixels)
+    if pic.bits == 16:
+        if pic.channels != 1:
+            raise ValueError("Pillow holds 16-bit pixels only for single-channel images")
+        return Image.frombytes("I;16", pic.size, arr[:, :, 0].astype("<u2").tobytes())
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[pic.channels]
+    return Image.frombuffer(mode, pic.size, arr, "raw", mode, 0, 1)
+
+
+def to_8bit(arr: np.ndarray) -> np.ndarray:
+    """uint16 pixels rounded to uint8 (other arrays are returned as they are)."""
+    return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8) if arr.dtype == np.uint16 else arr
+
+
+def save_picture(pic: Picture, path: str | Path, fmt: str | None = None, *, quality: int = 95,
+                 overwrite: bool = False, warn: Callable[[str], None] | None = None) -> Path:
+    """Write ``pic`` atomically in ``fmt`` (default: from the suffix), converting what the format cannot hold.
+
+    16 bits survive in PNG (any channels) and TIFF (grey, RGB, RGBA); JPEG has no alpha (dropped, with a warning);
+    the ICC profile and EXIF go along wherever the format carries them.
+    """
+    from . import png16
+
+    path = Path(path)
+    fmt = format_for(path, fmt)
+    note = warn or (lambda _msg: None)
+    arr = pic.pixels
+    if fmt == "JPEG" and pic.has_alpha:
+        note(f"{path.name}: JPEG has no alpha channel; the alpha is dropped (choose png, webp or tif to keep it)")
+        arr = arr[:, :, :-1]
+    if arr.dtype == np.uint16 and not (fmt == "PNG" or (fmt == "TIFF" and arr.shape[2] != 2)):
+        note(f"{path.name}: {fmt} cannot hold these 16-bit pixels here; written with 8 bits (choose png to keep 16)")
+        arr = to_8bit(arr)
+    if fmt == "WEBP" and arr.shape[2] == 2:  # WebP has no grey + alpha
+        arr = np.concatenate([arr[:, :, :1]] * 3 + [arr[:, :, 1:]], axis=2)
+    out = Picture(arr, pic.icc, pic.exif, pic.format, pic.dpi)
+    if arr.dtype == np.uint16 and arr.shape[2] > 1 and fmt == "TIFF":
+        from . import tiff16
+
+        return atomic_write(path, lambda tmp: Path(tmp).write_bytes(tiff16.encode(arr, pic.icc)), overwrite=overwrite)
+    if arr.dtype == np.uint16 and arr.shape[2] > 1:
+        return atomic_write(path, lambda tmp: Path(tmp).write_bytes(png16.encode(arr, pic.icc, pic.exif)),
+                            overwrite=overwrite)
+    im = picture_to_pil(out)
+    kw: dict = {}
+    if pic.icc and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+        kw["icc_profile"] = pic.icc
+    if pic.exif and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+        kw["exif"] = pic.exif
+    if pic.dpi and fmt in ("PNG", "JPEG", "TIFF"):
+        kw["dpi"] = pic.dpi
+    if fmt == "JPEG":
+        kw.update(quality=quality, subsampling=0 if quality >= 90 else 2)
+    elif fmt == "WEBP":
+        kw.update(quality=quality, method=4)
+    elif fmt == "TIFF":
+        from PIL import features
+
+        if features.check("libtiff"):
+            kw["compression"] = "tiff_adobe_deflate"
+    return atomic_write(path, lambda tmp: im.save(tmp, format=fmt, **kw), overwrite=overwrite)

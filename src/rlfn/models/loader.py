@@ -1,0 +1,87 @@
+"""``load_model``: one call from a name or a file to a ready :class:`SRModel`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..errors import CheckpointMismatchError
+from .checkpoint import build_from_state_dict, read_checkpoint
+from .descriptor import SRModel
+from .registry import parse_name
+from .weights import OFFICIAL_PIXEL_RANGE, find_weights
+
+DEFAULT_MODEL = "rlfn_s"
+DEFAULT_SCALE = 4
+
+
+def looks_like_path(spec: str) -> bool:
+    """Model names have no suffix and no separator, so anything with either is a file path."""
+    p = Path(spec)
+    return p.suffix.lower() in (".pth", ".pt", ".ckpt", ".safetensors", ".bin") or len(p.parts) > 1 or p.is_file()
+
+
+def load_file(path: str | Path, pixel_range: float | None = None, source: str | None = None) -> SRModel:
+    """An :class:`SRModel` from any checkpoint file the loader accepts.
+
+    The pixel range is ``pixel_range`` if given, else the file's metadata; plain state dicts without it are
+    taken to follow the official convention, [0, 255].
+    """
+    state, meta = read_checkpoint(path)
+    module, info = build_from_state_dict(state, str(path))
+    if pixel_range is None:
+        pixel_range = float(meta.get("pixel_range", OFFICIAL_PIXEL_RANGE))
+    return SRModel(
+        module=module.eval(),
+        variant=info.variant,
+        scale=info.scale,
+        pixel_range=pixel_range,
+        channels=info.channels,
+        mid_channels=info.mid_channels,
+        blocks=info.blocks,
+        source=source or str(path),
+        metadata=meta,
+    )
+
+
+def load_model(
+    model: str | Path = DEFAULT_MODEL,
+    scale: int | None = None,
+    *,
+    weights: str | Path | None = None,
+    pretrained: str = "ours",
+    device: str | torch.device = "cpu",
+    pixel_range: float | None = None,
+    progress: bool = True,
+) -> SRModel:
+    """Load an RLFN ready for inference.
+
+    ``model`` is a name (``"rlfn_s"``, ``"rlfn_s_x4"``) or a checkpoint path. ``weights`` is a checkpoint
+    path that must match the named model. Without it, ``pretrained`` picks published weights:
+    ``"ours"`` (trained by this project, shipped in the package) or ``"official"`` (bytedance/RLFN,
+    downloaded once and cached, SHA-256 verified).
+    """
+    spec = str(model)
+    if weights is None and looks_like_path(spec):
+        loaded = load_file(spec, pixel_range)
+        if scale is not None and loaded.scale != scale:
+            raise CheckpointMismatchError(f"{spec}: is {loaded.variant} x{loaded.scale}, but scale {scale} was asked")
+        return loaded.to(device)
+    variant, scale = parse_name(spec, scale)
+    scale = DEFAULT_SCALE if scale is None else scale
+    if weights is not None:
+        loaded = load_file(weights, pixel_range)
+        if (loaded.variant, loaded.scale) != (variant.name, scale):
+            raise CheckpointMismatchError(
+                f"{weights}: is {loaded.variant} x{loaded.scale}, but {variant.name} x{scale} was asked"
+            )
+        return loaded.to(device)
+    record = find_weights(variant.name, scale, pretrained)
+    if record.path is not None:
+        path = record.path
+    else:
+        from .hub import fetch  # only needed for remote weights
+
+        path = fetch(record, progress=progress)
+    loaded = load_file(path, record.pixel_range if pixel_range is None else pixel_range, source=record.tag)
+    return loaded.to(device)

@@ -1,0 +1,98 @@
+"""The weights catalogue: every published set of weights for a variant at a scale, official and ours.
+
+Official weights (bytedance/RLFN) are downloaded on first use and SHA-256 verified (:mod:`rlfn.models.hub`);
+ours, trained by this project, ship inside the package (``rlfn/weights/<variant>_x<scale>.safetensors``).
+Each record says which pixel range the weights expect.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from ..errors import UnknownModelError
+from .registry import VARIANTS
+
+OFFICIAL_PIXEL_RANGE = 255.0  # the official code works on [0, 255]; also assumed for files that do not say
+OURS_PIXEL_RANGE = 1.0  # we train on [0, 1]
+TAGS = ("ours", "official")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One published set of weights for a variant at one scale."""
+
+    variant: str
+    scale: int
+    tag: str  # "official" or "ours"
+    pixel_range: float  # the input range the weights expect: 255.0 or 1.0
+    url: str | None = None  # remote weights: fetched on first use (rlfn.models.hub)
+    sha256: str | None = None
+    filename: str | None = None
+    path: Path | None = None  # weights shipped in the package
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant}_x{self.scale}"
+
+
+OFFICIAL_URL = "https://github.com/bytedance/RLFN/raw/main/model_zoo/{name}.pth"
+_OFFICIAL_SHA256 = {
+    ("rlfn_ntire", 4): "3c9be7b9d7a4bece9b68c83a56a1ffb38010f76413d5f215be6b4be842e18fb2",
+    ("rlfn_s", 2): "f5175f499f869c1b884c2552a1bcd6abd07ab352e3d8c8c9abe31b1deb60fe45",
+    ("rlfn_s", 4): "f769c5a88433786b2db0c2b24da6ca6c92a24c62344b9354a390f8a74388e89d",
+    ("rlfn", 2): "eafe5d5feeb122022453595c06d79160facdc157ae88deb02a44c50f5eba2d41",
+    ("rlfn", 4): "8c7edb57dfc89048bafba29d591d4c27d4099964b4a9e22df23d6dc257a637c0",
+}
+
+OFFICIAL_WEIGHTS: dict[tuple[str, int], Weights] = {
+    (variant, scale): Weights(
+        variant=variant,
+        scale=scale,
+        tag="official",
+        pixel_range=OFFICIAL_PIXEL_RANGE,
+        url=OFFICIAL_URL.format(name=f"{variant}_x{scale}"),
+        sha256=sha,
+        filename=f"{variant}_x{scale}.pth",
+    )
+    for (variant, scale), sha in _OFFICIAL_SHA256.items()
+}
+
+
+def bundled_weights_path(variant: str, scale: int) -> Path | None:
+    """The weights this project trained and ships inside the package, if any for (variant, scale)."""
+    ref = resources.files("rlfn") / "weights" / f"{variant}_x{scale}.safetensors"
+    return Path(str(ref)) if ref.is_file() else None
+
+
+def our_weights() -> dict[tuple[str, int], Weights]:
+    """Ours: whatever the package ships, for every variant and scale."""
+    out = {}
+    for v in VARIANTS.values():
+        for scale in v.scales:
+            path = bundled_weights_path(v.name, scale)
+            if path is not None:
+                out[(v.name, scale)] = Weights(v.name, scale, "ours", OURS_PIXEL_RANGE, filename=path.name, path=path)
+    return out
+
+
+def available_weights() -> list[Weights]:
+    """The whole catalogue, sorted by variant, scale and tag."""
+    out = [*OFFICIAL_WEIGHTS.values(), *our_weights().values()]
+    return sorted(out, key=lambda w: (w.variant, w.scale, w.tag))
+
+
+def find_weights(variant: str, scale: int, tag: str = "ours") -> Weights:
+    """The record of ``tag``'s weights for ``variant`` at ``scale``; an UnknownModelError listing what exists."""
+    tag = tag.lower()
+    if tag not in TAGS:
+        raise UnknownModelError(f"unknown pretrained weights {tag!r}; choose 'ours' or 'official'")
+    records = our_weights() if tag == "ours" else OFFICIAL_WEIGHTS
+    if (variant, scale) in records:
+        return records[(variant, scale)]
+    if tag == "ours":
+        have = [f"{w.variant} x{w.scale} ({w.tag})" for w in available_weights()]
+        raise UnknownModelError(f"no weights of ours for {variant} x{scale}; available: {', '.join(have)}; "
+                                "or pass --weights PATH")
+    have_official = ", ".join(f"{v} x{s}" for v, s in sorted(OFFICIAL_WEIGHTS))
+    raise UnknownModelError(f"no official weights for {variant} x{scale}; official ones exist for {have_official}")

@@ -1,0 +1,1 @@
+"""Efficiency: FLOPs and parameter counts, benchmarks, ONNX and TorchScript export."""

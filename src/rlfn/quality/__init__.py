@@ -1,0 +1,1 @@
+"""Image quality: MATLAB bicubic resize, the bicubic degradation, metrics and benchmark evaluation."""

@@ -1,0 +1,164 @@
+"""Training data: random (LR, HR) patch pairs from folders of HR images (or paired HR/LR folders).
+
+Every sample is a pure function of (seed, stage, sample index): the image, the crop position and the
+flip/rotation come from a generator seeded with those numbers. A run therefore sees the same batches
+whether it is interrupted and resumed or not, whatever the number of loader workers, and the processes of
+a distributed run draw disjoint index ranges (see :class:`StepBatchSampler`).
+
+LR images are made by the MATLAB-compatible bicubic, either once per whole image at start ("cached",
+the default: faster, and LR border pixels see their real neighbours) or per HR patch ("on_the_fly").
+Images live in memory as uint8 (DIV2K's 800 HR images take about 5 GB; use fewer or paired LR folders
+beyond that).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from ..errors import ConfigError, ImageError
+from ..io.images import list_images
+from ..quality.degradation import make_lr, read_pair
+from .config import Config, ValConfig
+
+
+@dataclass
+class _Image:
+    path: Path
+    hr: torch.Tensor  # 3×H×W uint8
+    lr: torch.Tensor | None  # 3×(H/s)×(W/s) uint8 (cached or paired), else None
+
+
+def _u8(x: torch.Tensor) -> torch.Tensor:
+    return x.round().clamp(0, 255).to(torch.uint8)
+
+
+def load_images(hr_dirs: list[str], lr_dirs: list[str] | None, scale: int, lr_mode: str,
+                key: str = "data") -> list[_Image]:
+    """Read every training image once; refuse folders that are missing or empty."""
+    images: list[_Image] = []
+    for i, d in enumerate(hr_dirs):
+        folder = Path(d)
+        if not folder.is_dir():
+            raise ConfigError(f"{key}.hr_dirs: {folder}: no such folder")
+        try:
+            files = list_images(folder)
+        except ImageError as e:
+            raise ConfigError(f"{key}.hr_dirs: {e}") from None
+        lr_dir = Path(lr_dirs[i]) if lr_dirs else None
+        if lr_dir is not None and not lr_dir.is_dir():
+            raise ConfigError(f"{key}.lr_dirs: {lr_dir}: no such folder")
+        for f in files:
+            try:
+                hr, lr = read_pair(f, lr_dir, scale, bicubic_lr=lr_mode == "cached")
+            except ImageError as e:
+                raise ConfigError(str(e)) from None
+            images.append(_Image(f, _u8(hr), None if lr is None else _u8(lr)))
+    return images
+
+
+def augment(lr: torch.Tensor, hr: torch.Tensor, code: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One of the 8 flips/rotations (dihedral group), applied identically to both patches."""
+    if code & 1:
+        lr, hr = lr.flip(-1), hr.flip(-1)
+    if code & 2:
+        lr, hr = lr.flip(-2), hr.flip(-2)
+    if code & 4:
+        lr, hr = lr.transpose(-1, -2), hr.transpose(-1, -2)
+    return lr.contiguous(), hr.contiguous()
+
+
+def check_patch(images: list[_Image], scale: int, patch: int, key: str = "data.patch_size") -> None:
+    """Every image must hold one HR patch of (patch × scale)² pixels."""
+    need = patch * scale
+    for im in images:
+        if min(im.hr.shape[1:]) < need:
+            raise ConfigError(
+                f"{im.path}: {im.hr.shape[2]}×{im.hr.shape[1]} pixels is smaller than the HR patch {need}×{need} "
+                f"({key} {patch} × scale {scale}); lower {key} or remove the image"
+            )
+
+
+class PatchDataset(Dataset):
+    """Index ``i`` → one (LR, HR) uint8 patch pair, deterministic in (seed, stage, i)."""
+
+    def __init__(self, images: list[_Image], scale: int, patch: int, augment: bool = True, seed: int = 0,
+                 stage: int = 0):
+        self.images, self.scale, self.patch = images, scale, patch
+        self.augment, self.seed, self.stage = augment, seed, stage
+
+    def __len__(self) -> int:  # samples are drawn by index from an unbounded stream
+        return 2**62
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.stage, int(index)])
+        im = self.images[int(rng.integers(len(self.images)))]
+        s, p = self.scale, self.patch
+        h, w = im.hr.shape[1] // s, im.hr.shape[2] // s
+        y, x = int(rng.integers(h - p + 1)), int(rng.integers(w - p + 1))
+        hr = im.hr[:, y * s: (y + p) * s, x * s: (x + p) * s]
+        if im.lr is not None:
+            lr = im.lr[:, y: y + p, x: x + p]
+        else:
+            lr = _u8(make_lr(hr.to(torch.float64), s))
+        if self.augment:
+            lr, hr = augment(lr, hr, int(rng.integers(8)))
+        return lr, hr
+
+
+class StepBatchSampler(Sampler[list[int]]):
+    """Batches of sample indices for steps ``start … end-1``; process ``rank`` of ``world`` takes its slice.
+
+    Step t, rank r gets indices ((t·world + r)·B … +B): disjoint across processes (what a
+    DistributedSampler gives) and resumable at any step without replaying the loader.
+    """
+
+    def __init__(self, batch_size: int, start: int, end: int, rank: int = 0, world: int = 1):
+        self.batch_size, self.start, self.end, self.rank, self.world = batch_size, start, end, rank, world
+
+    def __len__(self) -> int:
+        return max(0, self.end - self.start)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        b = self.batch_size
+        for t in range(self.start, self.end):
+            first = (t * self.world + self.rank) * b
+            yield list(range(first, first + b))
+
+
+def make_loader(dataset: PatchDataset, batch_size: int, start: int, end: int, rank: int = 0, world: int = 1,
+                workers: int = 0, pin_memory: bool = False) -> torch.utils.data.DataLoader:
+    sampler = StepBatchSampler(batch_size, start, end, rank, world)
+    return torch.utils.data.DataLoader(
+        dataset, batch_sampler=sampler, num_workers=workers, pin_memory=pin_memory,
+        persistent_workers=False, prefetch_factor=4 if workers > 0 else None,
+    )
+
+
+def stage_datasets(cfg: Config, scale: int) -> list[PatchDataset]:
+    """One dataset per stage; stages with the same folders share the images in memory."""
+    cache: dict[tuple, list[_Image]] = {}
+    datasets = []
+    for i, st in enumerate(cfg.stages):
+        d = st.data
+        key = (tuple(d.hr_dirs), tuple(d.lr_dirs or ()), d.lr_mode)
+        if key not in cache:
+            cache[key] = load_images(d.hr_dirs, d.lr_dirs, scale, d.lr_mode, key="data")
+        check_patch(cache[key], scale, d.patch_size, key=f"stages[{i}].data.patch_size")
+        datasets.append(PatchDataset(cache[key], scale, d.patch_size, d.augment, cfg.train.seed, i))
+    return datasets
+
+
+def check_val_dirs(val: ValConfig) -> None:
+    """Every validation folder exists and holds images."""
+    for d in val.hr_dirs:
+        if not Path(d).is_dir():
+            raise ConfigError(f"val.hr_dirs: {d}: no such folder")
+        try:
+            list_images(d)
+        except ImageError as e:  # an empty folder
+            raise ConfigError(f"val.hr_dirs: {e}") from None
