@@ -68,8 +68,7 @@ class JobQueue:
         self._lock = threading.Lock()
         self._admitted = 0  # waiting or running
         self._running = 0
-        self._done = 0
-        self._cancelled = 0
+        self._counts = {"done": 0, "failed": 0, "cancelled": 0}  # failed: bad image found while decoding
         self._seconds = 0.0  # total run time of finished jobs, for Retry-After
         self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(workers)]
         for t in self._threads:
@@ -88,7 +87,8 @@ class JobQueue:
     def retry_after(self) -> int:
         """Seconds after which a refused client may find room: the queue's expected drain time, at least 1."""
         with self._lock:
-            per_job = self._seconds / self._done if self._done else 1.0
+            done = self._counts["done"]
+            per_job = self._seconds / done if done else 1.0
             waiting = max(1, self._admitted - self.workers + 1)
         return max(1, math.ceil(per_job * waiting / self.workers))
 
@@ -107,8 +107,7 @@ class JobQueue:
     def stats(self) -> dict[str, int]:
         with self._lock:
             return {"workers": self.workers, "running": self._running,
-                    "queued": self._admitted - self._running, "max_queued": self.max_queued,
-                    "done": self._done, "cancelled": self._cancelled}
+                    "queued": self._admitted - self._running, "max_queued": self.max_queued, **self._counts}
 
     # ---- the workers ---------------------------------------------------------------------------------------------
 
@@ -120,16 +119,19 @@ class JobQueue:
             with self._lock:
                 self._running += 1
             t0 = time.perf_counter()
-            ran = False
+            outcome = "cancelled"
             try:
                 # False: the waiting side cancelled the future itself; nobody wants a result
                 if job.future.set_running_or_notify_cancel() and not job.cancelled:
-                    ran = True
                     try:
                         result = job.fn(job)
+                    except Cancelled as e:  # stopped part-way, between two tiles
+                        job.future.set_exception(e)
                     except BaseException as e:  # noqa: BLE001 - handed to the waiting request, which decides
+                        outcome = "failed"
                         job.future.set_exception(e)
                     else:
+                        outcome = "done"
                         job.future.set_result(result)
                 elif not job.future.done():
                     job.future.set_exception(Cancelled())
@@ -137,10 +139,8 @@ class JobQueue:
                 with self._lock:
                     self._running -= 1
                     self._admitted -= 1
-                    if job.cancelled or job.future.cancelled():
-                        self._cancelled += 1
-                    elif ran:
-                        self._done += 1
+                    self._counts[outcome] += 1
+                    if outcome == "done":
                         self._seconds += time.perf_counter() - t0
 
     def close(self, timeout: float = 10.0) -> None:
