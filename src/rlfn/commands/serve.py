@@ -102,5 +102,9 @@ def run(args: argparse.Namespace) -> int:
           f"queue {args.queue}; API docs at /docs); Ctrl-C stops", flush=True)
     config = uvicorn.Config(create_app(catalogue, settings), log_level="warning" if args.quiet else "info",
                             access_log=not args.quiet, timeout_graceful_shutdown=5)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn has shut down gracefully and passes Ctrl-C on: a normal stop
+        pass
+    print("rlfn serve: stopped", file=sys.stderr)
     return 0
