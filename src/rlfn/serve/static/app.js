@@ -111,7 +111,6 @@ function requestOnce(item, query) {
     xhr.open("POST", "/v1/upscale?" + query);
     xhr.responseType = "blob";
     for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
-    xhr.setRequestHeader("Content-Type", item.file.type || "application/octet-stream");
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable) { setItemProgress(item, 40 * e.loaded / e.total); overallProgress(); }
     };
@@ -121,7 +120,9 @@ function requestOnce(item, query) {
     };
     xhr.onload = () => resolve(xhr);
     xhr.onerror = () => resolve(null);
-    xhr.send(item.file);
+    const form = new FormData(); // multipart keeps the file's name for the result's name
+    form.append("image", item.file, item.name);
+    xhr.send(form);
   });
 }
 
