@@ -299,3 +299,23 @@ def test_job_queue_bounds_and_cancels():
     finally:
         gate.set()
         q.close()
+
+
+# ---- which models the command serves ---------------------------------------------------------------------------------
+
+
+def test_command_serves_every_bundled_model_or_the_one_asked(tmp_path):
+    from rlfn.checkpoint import save_safetensors
+    from rlfn.cli import build_parser
+    from rlfn.commands.serve import _models
+
+    def served(*argv):
+        return [m.name for m in _models(build_parser("serve").parse_args(["serve", *argv]), "cpu")]
+
+    assert served() == ["rlfn_s_x4", "rlfn_s_x2"]
+    assert served("--scale", "2") == ["rlfn_s_x2"]
+    path = tmp_path / "mine.safetensors"
+    save_safetensors(rlfn.create_model("rlfn", 3), path, {"variant": "rlfn", "scale": 3, "pixel_range": 1.0})
+    assert served("--weights", str(path)) == ["rlfn_x3"]
+    cat = Catalogue.from_models(_models(build_parser("serve").parse_args(["serve", "--weights", str(path)]), "cpu"))
+    assert cat.describe()[0]["weights"] == "mine.safetensors"  # the file's name, not its path
