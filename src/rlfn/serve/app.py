@@ -12,6 +12,7 @@ import hmac
 import logging
 import re
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
@@ -203,8 +204,6 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
     pages = {path: (resources.files("rlfn.serve").joinpath("static", name).read_bytes(), media)
              for path, (name, media) in STATIC.items()}
     jobs = JobQueue(settings.workers, settings.max_queued)
-
-    from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def lifespan(_app):
