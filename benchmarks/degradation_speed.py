@@ -25,7 +25,7 @@ DEFAULT_DATA = [REPO.parent / "shared" / "data" / "train" / "sun-hays-80"]
 
 def load_patches(folders: list[str], patch: int, count: int) -> list[torch.Tensor]:
     """``count`` HR patches, cropped at seeded positions from the photos (or smooth noise without photos)."""
-    from rlfn.imageio import list_images, read_rgb
+    from rlfn.io.images import list_images, read_rgb
 
     files = [f for d in folders if Path(d).is_dir() for f in list_images(d)]
     rng = np.random.default_rng(0)
@@ -58,7 +58,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from rlfn.evaluate import make_lr
+    from rlfn.quality.degradation import make_lr
     from rlfn.quality.realworld import RealWorldDegradation
 
     patches = load_patches(args.data, args.patch, args.samples)

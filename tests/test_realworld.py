@@ -377,7 +377,7 @@ def test_eval_degradations_apply():
 
 
 def test_degrade_for_eval_starts_from_evals_bicubic_lr():
-    from rlfn.evaluate import make_lr
+    from rlfn.quality.degradation import make_lr
 
     hr = photo(64, 48)
     assert torch.equal(degrade_for_eval(hr, 4, "clean"), make_lr(hr, 4).to(torch.uint8))

@@ -18,6 +18,7 @@ COMMANDS = {
     "bench": "measure parameters, FLOPs, activations, memory and runtime",
     "export": "export a model to ONNX",
     "models": "list the models and the weights available for them",
+    "serve": "a local web page and HTTP API for upscaling (needs rlfn[serve])",
 }
 
 

@@ -22,7 +22,7 @@ Every probability and range is a field of :class:`RealWorldConfig`, with Real-ES
 Randomness: everything random is drawn from one ``torch.Generator`` passed in (or made from a seed), in a fixed
 order, and nothing else (no global torch, numpy or ``random`` state). A sample is therefore a pure function
 of its seed, on any worker process and after a resume; :func:`sample_generator` makes the generator from
-(seed, stage, sample index), as :class:`rlfn.data.PatchDataset` seeds its crops. Flip and crop the HR patch
+(seed, stage, sample index), as :class:`rlfn.train.data.PatchDataset` seeds its crops. Flip and crop the HR patch
 first, then degrade it.
 
 The fixed degradations that ``rlfn eval`` applies to the LR it makes are small spec strings, e.g. ``jpeg50``
@@ -163,7 +163,7 @@ def _type_name(tp: Any) -> str:
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Like :mod:`rlfn.config`: ints are floats where a float is wanted; booleans are never numbers."""
+    """Like :mod:`rlfn.train.config`: ints are floats where a float is wanted; booleans are never numbers."""
     if typing.get_origin(tp) is list:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
@@ -623,7 +623,7 @@ def parse_eval_degradation(spec: str) -> EvalDegradation:
 def degrade_for_eval(hr255: torch.Tensor, scale: int, spec: str | EvalDegradation, seed: int = 0) -> torch.Tensor:
     """The LR of a test image as users meet it: MATLAB bicubic ×1/scale (as ``rlfn eval`` makes its LR),
     rounded to 8 bits, then the spec's degradation. ``hr255``: 3×H×W, uint8 or 0–255 float, modcropped."""
-    from ..imresize import imresize
+    from .imresize import imresize
 
     deg = parse_eval_degradation(spec) if isinstance(spec, str) else spec
     lr = imresize(hr255.to(torch.float64), scale=1.0 / scale).round().clamp(0, 255).to(torch.uint8)

@@ -1,0 +1,111 @@
+"""``rlfn serve``: the web page and the HTTP API (:mod:`rlfn.serve`) on uvicorn; needs ``rlfn[serve]``."""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import socket
+import sys
+
+from ..errors import RLFNError, UnknownModelError
+from ..inference.devices import resolve_device
+from .common import add_model_arguments, load_from_args
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: %(default)s, this machine only; 0.0.0.0 for every "
+                        "interface, then also set --token or put it behind a proxy that authenticates)")
+    p.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one (default: %(default)s)")
+    p.add_argument("--token", default=os.environ.get("RLFN_SERVE_TOKEN"),
+                   help="require 'Authorization: Bearer TOKEN' on /v1/* (default: $RLFN_SERVE_TOKEN, or none)")
+    add_model_arguments(p)
+    g = p.add_argument_group("work and limits")
+    g.add_argument("--workers", type=int, default=1, help="upscales run at the same time (default: %(default)s)")
+    g.add_argument("--queue", type=int, default=8, metavar="N",
+                   help="requests that may wait for a worker; more get 503 with Retry-After (default: %(default)s)")
+    g.add_argument("--max-bytes", type=int, default=20_000_000, metavar="N",
+                   help="largest upload in bytes; larger ones get 413 (default: %(default)s)")
+    g.add_argument("--max-pixels", type=int, default=4_000_000, metavar="N",
+                   help="largest input in pixels (width × height), checked before decoding, so decompression "
+                        "bombs get 413 (default: %(default)s)")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
+    g.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for PyTorch, shared by the workers (default: PyTorch's)")
+    g.add_argument("--tile", type=int, default=512, metavar="N",
+                   help="tile size in input pixels for large images, 0 = never tile (default: %(default)s)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no access log")
+
+
+def served_models(args: argparse.Namespace, device) -> list:
+    """The explicit model, or else every model whose weights ship in the package (no network needed)."""
+    from .. import load_model
+
+    if args.model is not None or args.weights is not None or args.scale is not None or args.pretrained != "ours":
+        return [load_from_args(args, device)]
+    found = []
+    for scale in (4, 2, 3):
+        try:
+            found.append(load_model("rlfn_s", scale, pretrained="ours", device=device))
+        except UnknownModelError:
+            continue
+    if not found:
+        raise RLFNError("no bundled weights found in this installation; pass --model or --weights")
+    return found
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from ..serve import Catalogue, Settings, create_app
+    except ImportError as e:
+        raise RLFNError(f"rlfn serve needs its extra: pip install 'rlfn[serve]' ({e})") from None
+    for name in ("workers", "max_bytes", "max_pixels"):
+        if getattr(args, name) < 1:
+            raise RLFNError(f"--{name.replace('_', '-')} {getattr(args, name)}: must be at least 1")
+    if args.queue < 0 or args.tile < 0 or (args.threads is not None and args.threads < 1):
+        raise RLFNError("--queue and --tile must not be negative, --threads must be at least 1")
+    if not 0 <= args.port <= 65535:
+        raise RLFNError(f"--port {args.port}: must be between 0 and 65535")
+    if args.token is not None and not args.token.strip():
+        raise RLFNError("--token: must not be empty")
+    from PIL import Image
+
+    if Image.MAX_IMAGE_PIXELS is not None and args.max_pixels > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = args.max_pixels  # Pillow's own guard must not be stricter than ours
+
+    device = resolve_device(args.device)
+    catalogue = Catalogue.from_models(served_models(args, device), device=device, tile=args.tile or None,
+                                      threads=args.threads,
+                                      warn=lambda msg: print(f"rlfn serve: warning: {msg}", file=sys.stderr))
+    catalogue.warm_up()
+    settings = Settings(max_bytes=args.max_bytes, max_pixels=args.max_pixels, workers=args.workers,
+                        max_queued=args.queue, token=args.token)
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    try:
+        sock = socket.create_server((args.host, args.port), family=family)
+    except OSError as e:
+        raise RLFNError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e})") from None
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
+    if not _is_loopback(args.host) and args.token is None:
+        print(f"rlfn serve: warning: listening on {args.host} without --token: anyone who can reach this "
+              "machine can use it", file=sys.stderr)
+    print(f"rlfn serve: http://{host}:{port}/ (models {', '.join(catalogue.entries)}; {args.workers} worker(s), "
+          f"queue {args.queue}; API docs at /docs); Ctrl-C stops", flush=True)
+    config = uvicorn.Config(create_app(catalogue, settings), log_level="warning" if args.quiet else "info",
+                            access_log=not args.quiet, timeout_graceful_shutdown=5)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn has shut down gracefully and passes Ctrl-C on: a normal stop
+        pass
+    print("rlfn serve: stopped", file=sys.stderr)
+    return 0

@@ -1,0 +1,368 @@
+"""The ASGI application: the page at ``/``, ``POST /v1/upscale``, ``GET /v1/models``, ``GET /healthz``.
+
+Every request is answered from memory: uploads are read into bytes (multipart is parsed by a streaming
+parser, never spooled to a temporary file), decoded, upscaled and encoded in memory, and the page's files
+are read from the installed package once, at start-up, into a fixed table; no part of a request names a
+file. Errors are JSON, ``{"error": message, "status": code}``, never a traceback.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Literal
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import RLFNError
+from .catalogue import Catalogue, OptionError
+from .images import FORMATS, MEDIA_TYPES, SUFFIXES, HTTPImageError, decode, encode, probe
+from .jobs import Cancelled, JobQueue, QueueFull
+
+log = logging.getLogger("rlfn.serve")
+
+MULTIPART_SLACK = 16 * 1024  # form boundaries and part headers, on top of the image's own bytes
+RAW_TYPES = {"", "application/octet-stream", *MEDIA_TYPES.values(), "image/jpg", "image/x-ms-bmp", "image/x-bmp"}
+STATIC = {  # URL path → (package file, media type): the only files a request can get
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/static/style.css": ("style.css", "text/css; charset=utf-8"),
+}
+PAGE_CSP = ("default-src 'self'; img-src 'self' blob: data:; script-src 'self'; style-src 'self'; "
+            "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+OutputFormat = Literal["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_bytes: int = 20_000_000  # upload size limit
+    max_pixels: int = 4_000_000  # input pixel limit (width × height), checked before decoding
+    workers: int = 1  # upscales run at the same time
+    max_queued: int = 8  # jobs waiting for a worker before 503
+    token: str | None = None  # bearer token for /v1/*; None: open
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+
+
+def _safe_stem(filename: str | None) -> str:
+    """A name for Content-Disposition from an uploaded file name (never used on the file system)."""
+    base = re.split(r"[\\/]", filename or "")[-1]
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:100]
+    return stem or "image"
+
+
+# ---- reading the upload -----------------------------------------------------------------------------------------
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"the upload is over this server's limit of {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_part_type(media: str) -> None:
+    if media not in RAW_TYPES:
+        if media.startswith("image/"):
+            raise ApiError(415, f"{media} is not supported; send PNG, JPEG, WebP, BMP or TIFF")
+        raise ApiError(415, f"Content-Type {media} is not an image; send the image as the body (for example "
+                            "Content-Type: image/png) or as a multipart/form-data field named 'image'")
+
+
+def _parse_multipart(body: bytes, boundary: bytes) -> tuple[bytes, str | None, str]:
+    """The first file of a multipart form (or its field 'image'): (bytes, file name, media type)."""
+    parts: list[dict] = []
+    cur: dict = {}
+    header_field: list[bytes] = []
+    header_value: list[bytes] = []
+
+    def on_part_begin():
+        cur.clear()
+        cur.update(headers={}, data=[])
+
+    def on_header_field(data, start, end):
+        header_field.append(data[start:end])
+
+    def on_header_value(data, start, end):
+        header_value.append(data[start:end])
+
+    def on_header_end():
+        cur["headers"][b"".join(header_field).lower()] = b"".join(header_value)
+        header_field.clear()
+        header_value.clear()
+
+    def on_part_data(data, start, end):
+        cur["data"].append(data[start:end])
+
+    def on_part_end():
+        parts.append(dict(cur))
+
+    parser = MultipartParser(boundary, {
+        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
+        "on_header_end": on_header_end, "on_part_data": on_part_data, "on_part_end": on_part_end,
+    })
+    try:
+        parser.write(body)
+        parser.finalize()
+    except Exception as e:  # noqa: BLE001 - python-multipart raises its own and ValueError
+        raise ApiError(400, f"malformed multipart/form-data body ({e})") from None
+    chosen = None
+    for p in parts:
+        _, opts = parse_options_header(p["headers"].get(b"content-disposition", b""))
+        name, filename = opts.get(b"name"), opts.get(b"filename")
+        if filename is not None or name == b"image":
+            chosen = (p, filename.decode("utf-8", "replace") if filename is not None else None)
+            break
+    if chosen is None:
+        raise ApiError(400, "the form has no file; send the image in a field named 'image'")
+    part, filename = chosen
+    media = parse_options_header(part["headers"].get(b"content-type", b""))[0].decode("latin-1").lower()
+    _check_part_type(media)
+    return b"".join(part["data"]), filename, media
+
+
+async def _read_upload(request: Request, max_bytes: int) -> tuple[bytes, str | None]:
+    media_b, opts = parse_options_header(request.headers.get("content-type", ""))
+    media = media_b.decode("latin-1").lower()
+    multipart = media == "multipart/form-data"
+    if not multipart:
+        _check_part_type(media)
+    limit = max_bytes + (MULTIPART_SLACK if multipart else 0)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"the upload is {int(declared):,} bytes, over this server's limit of {max_bytes:,}")
+    body = await _read_body(request, limit)
+    if not multipart:
+        return body, None
+    boundary = opts.get(b"boundary")
+    if not boundary:
+        raise ApiError(400, "multipart/form-data without a boundary")
+    data, filename, _ = _parse_multipart(body, boundary)
+    if len(data) > max_bytes:
+        raise ApiError(413, f"the image is {len(data):,} bytes, over this server's limit of {max_bytes:,}")
+    return data, filename
+
+
+async def _wait_disconnect(request: Request) -> None:
+    """Returns when the client goes away (the request's body has been read by then)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+class _SecurityHeaders:
+    """Plain ASGI middleware (not BaseHTTPMiddleware, which hides client disconnects from the endpoint):
+    nosniff and no-referrer everywhere, a strict Content-Security-Policy on the page's own files."""
+
+    def __init__(self, app, page_paths: frozenset[str]):
+        self.app, self.page_paths = app, page_paths
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+        if scope["path"] in self.page_paths:
+            extra.append((b"content-security-policy", PAGE_CSP.encode()))
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = dict(message, headers=[*message.get("headers", []), *extra])
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# ---- the app ----------------------------------------------------------------------------------------------------
+
+
+def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI:
+    """The server's ASGI app. Its workers start now and stop when the app shuts down (lifespan)."""
+    pages = {path: (resources.files("rlfn.serve").joinpath("static", name).read_bytes(), media)
+             for path, (name, media) in STATIC.items()}
+    jobs = JobQueue(settings.workers, settings.max_queued)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        jobs.close()
+
+    app = FastAPI(title="rlfn serve", version=__version__, lifespan=lifespan, redoc_url=None,
+                  description="Super-resolution with RLFN over HTTP. Errors are JSON: "
+                              '`{"error": "message", "status": code}`.')
+    app.state.jobs = jobs
+    app.state.catalogue = catalogue
+    app.state.settings = settings
+    bearer = HTTPBearer(auto_error=False, description="only when the server was started with --token")
+
+    def authorize(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if settings.token is None:
+            return
+        given = creds.credentials if creds is not None and creds.scheme.lower() == "bearer" else ""
+        if not hmac.compare_digest(given.encode(), settings.token.encode()):
+            raise ApiError(401, "a valid bearer token is required (Authorization: Bearer TOKEN)",
+                           {"WWW-Authenticate": "Bearer"})
+
+    # ---- errors: JSON with a status, never a traceback
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request, e: ApiError):
+        return _error(e.status, e.message, e.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request, e: RequestValidationError):
+        msgs = []
+        for err in e.errors():
+            where = ".".join(str(x) for x in err.get("loc", ())[1:]) or "request"
+            got = f" (got {err['input']!r})" if "input" in err and err["input"] is not None else ""
+            msgs.append(f"{where}: {err.get('msg', 'invalid')}{got}")
+        return _error(422, "; ".join(msgs) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request, e: StarletteHTTPException):
+        return _error(e.status_code, str(e.detail), getattr(e, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request, e: Exception):
+        log.exception("internal error")
+        return _error(500, f"internal error ({type(e).__name__}); see the server's log")
+
+    app.add_middleware(_SecurityHeaders, page_paths=frozenset(pages))
+
+    # ---- the page
+
+    def _page(path: str):
+        content, media = pages[path]
+
+        async def serve_page() -> Response:
+            return Response(content, media_type=media, headers={"Cache-Control": "no-cache"})
+
+        return serve_page
+
+    for path in pages:
+        app.add_api_route(path, _page(path), methods=["GET"], include_in_schema=False)
+
+    # ---- the API
+
+    @app.get("/healthz", tags=["server"], summary="Whether the server can take work now",
+             responses={503: {"description": "busy: every worker and queue place is taken"}})
+    async def healthz():
+        stats = jobs.stats()
+        if not jobs.has_room():
+            return JSONResponse(dict(status="busy", **stats), status_code=503,
+                                headers={"Retry-After": str(jobs.retry_after())})
+        return dict(status="ok", **stats)
+
+    @app.get("/v1/models", tags=["upscale"], summary="The models served, and the limits",
+             dependencies=[Depends(authorize)])
+    async def models():
+        return {"models": catalogue.describe(), "formats": sorted(set(FORMATS)),
+                "max_bytes": settings.max_bytes, "max_pixels": settings.max_pixels}
+
+    image_responses = {
+        200: {"content": {m: {} for m in MEDIA_TYPES.values()}, "description": "the upscaled image"},
+        400: {"description": "not an image"}, 401: {"description": "missing or wrong token"},
+        413: {"description": "upload or image too large"}, 415: {"description": "unsupported type"},
+        422: {"description": "bad option"}, 503: {"description": "busy; see Retry-After"},
+    }
+    body_doc = {"requestBody": {"required": True, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "image": {"type": "string", "format": "binary"}}, "required": ["image"]}},
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        **{m: {"schema": {"type": "string", "format": "binary"}} for m in MEDIA_TYPES.values()},
+    }}}
+
+    @app.post("/v1/upscale", tags=["upscale"], summary="Upscale one image", response_class=Response,
+              responses=image_responses, openapi_extra=body_doc, dependencies=[Depends(authorize)])
+    async def upscale(
+        request: Request,
+        model: str | None = Query(None, description="a served model id (rlfn_s_x4) or variant (rlfn_s); "
+                                                    "default: the first served"),
+        scale: int | None = Query(None, ge=1, le=8, description="with a variant name: which scale"),
+        format: OutputFormat | None = Query(None, description="output format; default: the input's"),
+        quality: int = Query(95, ge=1, le=100, description="JPEG and WebP quality"),
+    ) -> Response:
+        """The image is the body (`Content-Type: image/png` or another image type) or a multipart form
+        field named `image`; the upscaled image comes back in the same format unless `format` says
+        otherwise. A client that disconnects cancels its job."""
+        try:
+            entry = catalogue.resolve(model, scale)
+        except OptionError as e:
+            raise ApiError(422, str(e)) from None
+        if not jobs.has_room():  # refuse before reading an upload that would be refused anyway
+            raise ApiError(503, "busy: every worker and queue place is taken; retry later",
+                           {"Retry-After": str(jobs.retry_after())})
+        data, filename = await _read_upload(request, settings.max_bytes)
+        try:
+            info = probe(data, settings.max_pixels)
+        except HTTPImageError as e:
+            raise ApiError(e.status, str(e)) from None
+        fmt = FORMATS[format] if format else info.format
+        max_pixels = settings.max_pixels
+
+        def work(job):
+            image = decode(data, max_pixels)
+            job.check()
+            big = entry.upscaler.upscale(image, on_tile=job.check)
+            del image
+            job.check()
+            return encode(big, fmt, quality), big.size
+
+        try:
+            job = jobs.submit(work)
+        except QueueFull as e:
+            raise ApiError(503, str(e), {"Retry-After": str(e.retry_after)}) from None
+        t0 = time.perf_counter()
+        result = asyncio.wrap_future(job.future)
+        gone = asyncio.ensure_future(_wait_disconnect(request))
+        try:
+            await asyncio.wait({result, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not result.done():  # the client went away, or the server is stopping
+                job.cancel()
+                log.info("client disconnected; job cancelled")
+            gone.cancel()
+        if not result.done():
+            return Response(status_code=499)  # nobody is listening; uvicorn drops it
+        try:
+            out, size = result.result()
+        except Cancelled:
+            return Response(status_code=499)
+        except HTTPImageError as e:
+            raise ApiError(e.status, str(e)) from None
+        except RLFNError as e:
+            raise ApiError(400, str(e)) from None
+        except MemoryError:
+            raise ApiError(503, "out of memory for this image; retry later or send a smaller one",
+                           {"Retry-After": "10"}) from None
+        name = f"{_safe_stem(filename)}_x{entry.scale}{SUFFIXES[fmt]}"
+        return Response(out, media_type=MEDIA_TYPES[fmt], headers={
+            "Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "no-store",
+            "X-RLFN-Model": entry.name, "X-RLFN-Size": f"{size[0]}x{size[1]}",
+            "X-RLFN-Seconds": f"{time.perf_counter() - t0:.3f}",
+        })
+
+    return app
