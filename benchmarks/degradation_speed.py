@@ -62,7 +62,7 @@ def main() -> None:
     from rlfn.quality.realworld import RealWorldDegradation
 
     patches = load_patches(args.data, args.patch, args.samples)
-    deg = RealWorldDegradation(args.scale, threads=None)  # --threads decides
+    deg = RealWorldDegradation(args.scale)  # runs on --threads threads
     for i in range(5):  # warm-up: FFT plans, Pillow, allocator
         deg(patches[i], (0, 0, i))
     real, bicubic = [], []

@@ -539,25 +539,18 @@ class RealWorldDegradation:
     """``degrade`` bound to a scale and a config, callable per sample: ``lr = deg(hr, (seed, stage, i))``.
 
     Holds no state between calls, so it pickles into loader workers and gives the same sample everywhere.
-    ``threads`` (default 1): torch threads while degrading, restored after. The pipeline works on small
-    tensors; on two threads of a busy CPU it measured 5–10× slower than on one (each OpenMP region waits for
-    the descheduled thread), which matters when the trainer degrades in its main process (``workers: 0``).
-    In a loader worker (one thread already) this costs nothing. ``None`` leaves the thread count alone.
+    It leaves torch's thread count alone. The pipeline works on small tensors, which on two threads of a
+    busy CPU ran 5–10× slower than on one (each OpenMP region waits for the descheduled thread): train with
+    ``data.workers: 1`` or more, since a DataLoader worker runs on one thread of its own, whatever the
+    trainer's ``train.threads``.
     """
 
-    def __init__(self, scale: int, cfg: RealWorldConfig | None = None, threads: int | None = 1):
-        self.scale, self.cfg, self.threads = scale, RealWorldConfig() if cfg is None else cfg, threads
+    def __init__(self, scale: int, cfg: RealWorldConfig | None = None):
+        self.scale, self.cfg = scale, RealWorldConfig() if cfg is None else cfg
         self.cfg.check()  # a config built directly, not by from_dict, is checked here, once
 
     def __call__(self, hr: torch.Tensor, generator: torch.Generator | int | Sequence[int]) -> torch.Tensor:
-        before = torch.get_num_threads()
-        if self.threads is None or before == self.threads:
-            return degrade(hr, self.scale, self.cfg, generator)
-        torch.set_num_threads(self.threads)
-        try:
-            return degrade(hr, self.scale, self.cfg, generator)
-        finally:
-            torch.set_num_threads(before)
+        return degrade(hr, self.scale, self.cfg, generator)
 
 
 # ---------------------------------------------------------------- fixed degradations for evaluation
