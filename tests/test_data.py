@@ -81,3 +81,58 @@ def test_paired_lr_folder(tmp_path):
     assert ims[0].lr.shape == (3, 20, 24) and ims[0].hr.shape == (3, 40, 48)
     lr, hr = PatchDataset(ims, 2, 16, augment=False)[0]
     assert lr.shape == (3, 16, 16) and hr.shape == (3, 32, 32)
+
+
+# ---------------------------------------------------------------- realworld degradation
+
+
+def realworld_dataset(images, seed=0, stage=0):
+    from rlfn.quality.realworld import RealWorldDegradation
+
+    return PatchDataset(images, 2, 16, augment=True, seed=seed, stage=stage, degrade=RealWorldDegradation(2))
+
+
+def test_realworld_degrades_the_augmented_hr_patch(tmp_path):
+    from rlfn.quality.realworld import degrade, sample_generator
+
+    images = load_images([str(make_images(tmp_path / "hr", n=3))], None, 2, "on_the_fly")
+    ds = realworld_dataset(images, seed=3, stage=1)
+    bicubic = PatchDataset(images, 2, 16, augment=True, seed=3, stage=1)
+    for i in range(4):
+        lr, hr = ds[i]
+        assert lr.shape == (3, 16, 16) and hr.shape == (3, 32, 32) and lr.dtype == hr.dtype == torch.uint8
+        assert torch.equal(hr, bicubic[i][1])  # the same crop and flip/rotation as the bicubic data draws
+        assert torch.equal(lr, degrade(hr, 2, generator=sample_generator(3, 1, i)))  # degraded after augmenting
+        assert torch.equal(lr, ds[i][0])
+    assert not torch.equal(realworld_dataset(images, seed=3, stage=0)[0][0], ds[0][0])  # the stage matters
+
+
+def _batches(ds, start, end, workers):
+    from rlfn.train.data import make_loader
+
+    return list(make_loader(ds, 2, start, end, workers=workers))
+
+
+def test_realworld_samples_are_the_same_in_any_worker_and_after_a_resume(tmp_path):
+    images = load_images([str(make_images(tmp_path / "hr", n=3))], None, 2, "on_the_fly")
+    ds = realworld_dataset(images, seed=1)
+    main = _batches(ds, 0, 4, workers=0)
+    workers = _batches(ds, 0, 4, workers=2)
+    resumed = _batches(ds, 2, 4, workers=2)  # a run resumed at step 2, in fresh worker processes
+    assert len(main) == len(workers) == 4 and len(resumed) == 2
+    for (la, ha), (lb, hb) in zip(main, workers):
+        assert torch.equal(la, lb) and torch.equal(ha, hb)
+    for (la, ha), (lb, hb) in zip(main[2:], resumed):
+        assert torch.equal(la, lb) and torch.equal(ha, hb)
+
+
+def test_stage_datasets_make_realworld_stages(tmp_path):
+    from _train_helpers import tiny_config
+    from rlfn.train.data import stage_datasets
+
+    cfg = tiny_config(tmp_path, stages=[{"steps": 1}, {"steps": 1, "data": {"degradation": "realworld"}}])
+    plain, real = stage_datasets(cfg, 2)
+    assert plain.degrade is None and plain.images[0].lr is not None  # bicubic, cached as before
+    assert real.degrade is not None and real.degrade.scale == 2 and real.images[0].lr is None
+    lr, hr = real[0]
+    assert lr.shape == (3, 16, 16) and hr.shape == (3, 32, 32)

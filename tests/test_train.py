@@ -219,3 +219,29 @@ def test_checkpoint_format_is_unchanged(tmp_path):
     assert set(st["rlfn_meta"]) == META_KEYS and st["rlfn_meta"]["pixel_range"] == "1.0"
     assert set(st["params"]) == set(rlfn.create_model("rlfn_s", 2).state_dict())
     assert set(st["rng"]) <= {"torch", "cuda"}
+
+
+def test_realworld_smoke_and_resume_with_other_workers(tmp_path, monkeypatch):
+    """5 steps on the realworld pipeline; a run interrupted at step 4 and resumed with another number of
+    loader workers ends with the uninterrupted run's weights (the samples are the same)."""
+    common = dict(data={"degradation": "realworld", "workers": 1}, train={"steps": 5, "checkpoint_every": 3})
+    straight = Trainer(tiny_config(tmp_path / "a", **common), quiet=True).fit()
+    assert len(_train_losses(tmp_path / "a" / "run")) == 5
+    assert "runs the realworld degradation in the training process" not in (tmp_path / "a" / "run" / "train.log").read_text()
+    cfg = tiny_config(tmp_path / "b", **common)
+    orig = Trainer._log_train
+
+    def crash(self, *a, **k):
+        orig(self, *a, **k)
+        if self.step == 4:
+            raise _Interrupt
+
+    monkeypatch.setattr(Trainer, "_log_train", crash)
+    with pytest.raises(_Interrupt):
+        Trainer(cfg, quiet=True).fit()
+    monkeypatch.setattr(Trainer, "_log_train", orig)
+    cfg0 = tiny_config(tmp_path / "b", data={"degradation": "realworld", "workers": 0}, train=common["train"])
+    resumed = Trainer(cfg0, resume="auto", quiet=True).fit()
+    a, b = load_file(str(straight)), load_file(str(resumed))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)

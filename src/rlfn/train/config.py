@@ -5,7 +5,8 @@ before any training starts. ``--set a.b=value`` overrides are applied to the raw
 parsed as YAML, so ``--set train.ema=0.999`` is a float and ``--set data.hr_dirs=[a,b]`` a list).
 
 A config may list ``stages``: each stage names its length and partial ``data``/``loss``/``optim``
-sections that are merged over the top-level ones. Every stage starts from the previous stage's weights
+sections that are merged over the top-level ones (``data.degradation`` too: a stage's settings are merged
+over the top-level pipeline's, and a stage that names another ``kind`` replaces it). Every stage starts from the previous stage's weights
 with a fresh optimiser and schedule (the paper's warm start). Without ``stages`` there is one stage of
 ``train.steps`` steps.
 """
@@ -23,6 +24,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..models.esa import MIN_SIZE
+from ..quality.realworld import RealWorldConfig
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,18 @@ class ModelConfig:
     # Weights to start from (safetensors or a training checkpoint). At another scale (the classic ×2 → ×4
     # trick) everything but the upsampler is taken.
     init_from: Optional[str] = None
+
+
+DEGRADATIONS = ("bicubic", "realworld")
+
+
+@dataclass(frozen=True)
+class DegradationConfig:
+    """How training LR is made from HR. In YAML: ``bicubic`` (the default), ``realworld`` (Real-ESRGAN's
+    defaults) or a mapping ``{kind: realworld, <any RealWorldConfig field>: ...}``."""
+
+    kind: Literal["bicubic", "realworld"] = "bicubic"
+    realworld: Optional[RealWorldConfig] = None  # the pipeline's settings, when kind is realworld
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,9 @@ class DataConfig:
     # "cached": LR of each whole image made once at start, patches cropped in pairs (faster, and the LR
     # border pixels see their real neighbours); "on_the_fly": bicubic of each HR patch.
     lr_mode: Literal["cached", "on_the_fly"] = "cached"
+    # "bicubic" (above), or "realworld": each HR patch cropped, flipped/rotated, then degraded by
+    # rlfn.quality.realworld (blur, resize, noise, JPEG, twice), seeded by (seed, stage, sample index)
+    degradation: DegradationConfig = field(default_factory=DegradationConfig)
 
 
 @dataclass(frozen=True)
@@ -163,6 +180,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
         (item,) = typing.get_args(tp)
         return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is DegradationConfig:
+        return _degradation(value, key)
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, key)
     if tp is bool:
@@ -204,6 +223,46 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{prefix}.{f.name}: required")
     return cls(**kwargs)
+
+
+def _degradation_mapping(value: Any) -> Any:
+    """``data.degradation`` as a mapping with a kind (``realworld`` → ``{kind: realworld}``), so that a
+    stage's partial settings merge over the top-level ones; anything else is left for :func:`_degradation`
+    to refuse."""
+    if isinstance(value, str):
+        return {"kind": value}
+    return value
+
+
+def _degradation(value: Any, key: str) -> DegradationConfig:
+    value = _degradation_mapping(value)
+    if value is None:
+        return DegradationConfig()
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: expected one of {', '.join(DEGRADATIONS)} or a mapping with a kind, got {value!r}")
+    kind = value.get("kind", "bicubic")
+    if kind not in DEGRADATIONS:
+        raise ConfigError(f"{key}.kind: {kind!r} is not one of {', '.join(DEGRADATIONS)}")
+    settings = {k: v for k, v in value.items() if k != "kind"}
+    if kind == "bicubic":
+        if settings:
+            raise ConfigError(f"{key}.{next(iter(settings))}: a setting of the realworld pipeline; "
+                              f"add {key}.kind: realworld, or remove it")
+        return DegradationConfig()
+    return DegradationConfig("realworld", RealWorldConfig.from_dict(settings, prefix=key))
+
+
+def _merge_data(base: Mapping, over: Mapping) -> dict:
+    """A stage's ``data`` over the top-level one; ``degradation`` merges like a section unless the stage
+    names another kind, which replaces the top-level degradation and its settings."""
+    out = _merge(base, {k: v for k, v in over.items() if k != "degradation"})
+    if "degradation" in over:
+        b = _degradation_mapping(base.get("degradation"))
+        o = _degradation_mapping(over["degradation"])
+        if isinstance(b, Mapping) and isinstance(o, Mapping) and o.get("kind", b.get("kind", "bicubic")) == b.get("kind", "bicubic"):
+            o = _merge(b, o)
+        out["degradation"] = copy.deepcopy(o)
+    return out
 
 
 def _merge(base: Mapping, over: Mapping) -> dict:
@@ -248,6 +307,9 @@ def _check_values(cfg: Config) -> None:
             raise ConfigError("data.hr_dirs: give at least one folder of training images")
         if st.data.lr_dirs is not None and len(st.data.lr_dirs) != len(st.data.hr_dirs):
             raise ConfigError(f"data.lr_dirs: {len(st.data.lr_dirs)} folders for {len(st.data.hr_dirs)} hr_dirs; give one per HR folder")
+        if st.data.degradation.kind == "realworld" and st.data.lr_dirs is not None:
+            raise ConfigError(f"{p}.data.lr_dirs: the realworld degradation makes its own LR from the HR; "
+                              "remove data.lr_dirs (or use degradation: bicubic)")
         if len(st.optim.betas) != 2:
             raise ConfigError(f"{p}.optim.betas: expected two numbers, got {st.optim.betas}")
         if min(st.loss.l1, st.loss.l2, st.loss.contrastive) < 0 or st.loss.l1 + st.loss.l2 + st.loss.contrastive <= 0:
@@ -284,7 +346,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         stages.append(StageConfig(
             name=_coerce(s.get("name", f"stage{i + 1}"), str, f"{p}.name"),
             steps=_coerce(s["steps"], int, f"{p}.steps"),
-            data=_build(DataConfig, _merge(base.get("data") or {}, s.get("data") or {}), f"{p}.data"),
+            data=_build(DataConfig, _merge_data(base.get("data") or {}, s.get("data") or {}), f"{p}.data"),
             loss=_build(LossConfig, _merge(base.get("loss") or {}, s.get("loss") or {}), f"{p}.loss"),
             optim=_build(OptimConfig, _merge(base.get("optim") or {}, s.get("optim") or {}), f"{p}.optim"),
         ))

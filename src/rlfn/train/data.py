@@ -7,6 +7,8 @@ a distributed run draw disjoint index ranges (see :class:`StepBatchSampler`).
 
 LR images are made by the MATLAB-compatible bicubic, either once per whole image at start ("cached",
 the default: faster, and LR border pixels see their real neighbours) or per HR patch ("on_the_fly").
+With ``data.degradation: realworld`` the HR patch is cropped, flipped/rotated, and then degraded by
+:mod:`rlfn.quality.realworld` with a generator made from the same (seed, stage, sample index).
 Images live in memory as uint8 (DIV2K's 800 HR images take about 5 GB; use fewer or paired LR folders
 beyond that).
 """
@@ -23,6 +25,7 @@ from torch.utils.data import Dataset, Sampler
 from ..errors import ConfigError, ImageError
 from ..io.images import list_images
 from ..quality.degradation import make_lr, read_pair
+from ..quality.realworld import RealWorldDegradation, sample_generator
 from .config import Config, ValConfig
 
 
@@ -61,15 +64,20 @@ def load_images(hr_dirs: list[str], lr_dirs: list[str] | None, scale: int, lr_mo
     return images
 
 
+def orient(x: torch.Tensor, code: int) -> torch.Tensor:
+    """One of the 8 flips/rotations (dihedral group), numbered 0–7."""
+    if code & 1:
+        x = x.flip(-1)
+    if code & 2:
+        x = x.flip(-2)
+    if code & 4:
+        x = x.transpose(-1, -2)
+    return x.contiguous()
+
+
 def augment(lr: torch.Tensor, hr: torch.Tensor, code: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One of the 8 flips/rotations (dihedral group), applied identically to both patches."""
-    if code & 1:
-        lr, hr = lr.flip(-1), hr.flip(-1)
-    if code & 2:
-        lr, hr = lr.flip(-2), hr.flip(-2)
-    if code & 4:
-        lr, hr = lr.transpose(-1, -2), hr.transpose(-1, -2)
-    return lr.contiguous(), hr.contiguous()
+    return orient(lr, code), orient(hr, code)
 
 
 def check_patch(images: list[_Image], scale: int, patch: int, key: str = "data.patch_size") -> None:
@@ -84,12 +92,16 @@ def check_patch(images: list[_Image], scale: int, patch: int, key: str = "data.p
 
 
 class PatchDataset(Dataset):
-    """Index ``i`` → one (LR, HR) uint8 patch pair, deterministic in (seed, stage, i)."""
+    """Index ``i`` → one (LR, HR) uint8 patch pair, deterministic in (seed, stage, i).
+
+    ``degrade``: None for the bicubic LR, or a :class:`RealWorldDegradation` that makes the LR from the
+    (augmented) HR patch with the generator ``sample_generator(seed, stage, i)``.
+    """
 
     def __init__(self, images: list[_Image], scale: int, patch: int, augment: bool = True, seed: int = 0,
-                 stage: int = 0):
+                 stage: int = 0, degrade: RealWorldDegradation | None = None):
         self.images, self.scale, self.patch = images, scale, patch
-        self.augment, self.seed, self.stage = augment, seed, stage
+        self.augment, self.seed, self.stage, self.degrade = augment, seed, stage, degrade
 
     def __len__(self) -> int:  # samples are drawn by index from an unbounded stream
         return 2**62
@@ -101,6 +113,10 @@ class PatchDataset(Dataset):
         h, w = im.hr.shape[1] // s, im.hr.shape[2] // s
         y, x = int(rng.integers(h - p + 1)), int(rng.integers(w - p + 1))
         hr = im.hr[:, y * s: (y + p) * s, x * s: (x + p) * s]
+        if self.degrade is not None:
+            if self.augment:
+                hr = orient(hr, int(rng.integers(8)))
+            return self.degrade(hr, sample_generator(self.seed, self.stage, int(index))), hr.contiguous()
         if im.lr is not None:
             lr = im.lr[:, y: y + p, x: x + p]
         else:
@@ -145,11 +161,14 @@ def stage_datasets(cfg: Config, scale: int) -> list[PatchDataset]:
     datasets = []
     for i, st in enumerate(cfg.stages):
         d = st.data
-        key = (tuple(d.hr_dirs), tuple(d.lr_dirs or ()), d.lr_mode)
+        realworld = d.degradation.kind == "realworld"
+        lr_mode = "on_the_fly" if realworld else d.lr_mode  # on_the_fly reads no LR: the pipeline makes it
+        key = (tuple(d.hr_dirs), tuple(d.lr_dirs or ()), lr_mode)
         if key not in cache:
-            cache[key] = load_images(d.hr_dirs, d.lr_dirs, scale, d.lr_mode, key="data")
+            cache[key] = load_images(d.hr_dirs, d.lr_dirs, scale, lr_mode, key="data")
         check_patch(cache[key], scale, d.patch_size, key=f"stages[{i}].data.patch_size")
-        datasets.append(PatchDataset(cache[key], scale, d.patch_size, d.augment, cfg.train.seed, i))
+        degrade = RealWorldDegradation(scale, d.degradation.realworld) if realworld else None
+        datasets.append(PatchDataset(cache[key], scale, d.patch_size, d.augment, cfg.train.seed, i, degrade))
     return datasets
 
 

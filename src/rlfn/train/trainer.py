@@ -187,6 +187,10 @@ class Trainer:
         else:
             self.log(f"run {cfg.name}: {self.variant} x{self.scale}, init {self.init_note}, device {self.device}, "
                      f"{self.dist.world} process(es), {torch.get_num_threads()} threads")
+        for i, st in enumerate(cfg.stages):
+            if st.data.degradation.kind == "realworld" and st.data.workers == 0:
+                self.log(f"note: stage {i + 1} ({st.name}) runs the realworld degradation in the training process; "
+                         "data.workers: 1 or more keeps it off the training threads and is faster")
         final = self.out / f"{self.variant}_x{self.scale}.safetensors"
         try:
             while self.stage < len(cfg.stages):
