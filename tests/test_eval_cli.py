@@ -125,3 +125,51 @@ def test_real_process_prints_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
     assert "missing" in proc.stderr
+
+
+# ---------------------------------------------------------------- --degrade
+
+
+def _eval_json(args, tmp_path, capsys, name):
+    out = tmp_path / f"{name}.json"
+    rc, _, err = run_cli(["eval", *args, "--json", str(out), "-q"], capsys)
+    assert rc == 0, err
+    return json.loads(out.read_text())
+
+
+def test_degrade_clean_is_no_option_and_jpeg_lowers_bicubic(dataset, checkpoint, tmp_path, capsys):
+    base = ["--weights", str(checkpoint)]
+    plain = _eval_json([str(dataset), *base], tmp_path, capsys, "plain")
+    clean = _eval_json([str(dataset), *base, "--degrade", "clean"], tmp_path, capsys, "clean")
+    jpeg = _eval_json([str(dataset), *base, "--degrade", "jpeg50"], tmp_path, capsys, "jpeg")
+    assert plain["degradation"] == clean["degradation"] == "clean" and jpeg["degradation"] == "jpeg50"
+    assert plain["results"] == clean["results"]
+    assert jpeg["results"][0]["bicubic_psnr"] < plain["results"][0]["bicubic_psnr"] - 0.1
+
+
+def test_degrade_repeats_and_shows(dataset, checkpoint, tmp_path, capsys):
+    args = [str(dataset), "--weights", str(checkpoint), "--degrade", "noise10+jpeg70"]
+    a = _eval_json(args, tmp_path, capsys, "a")
+    b = _eval_json(args, tmp_path, capsys, "b")
+    assert a["results"] == b["results"] and a["degradation"] == "noise10+jpeg70"
+    rc, out, _ = run_cli(["eval", *args, "-q"], capsys)
+    assert rc == 0 and "degradation: noise10+jpeg70" in out
+
+
+def test_degrade_applies_to_paired_lr_too(dataset, checkpoint, tmp_path, capsys):
+    from rlfn.io.images import read_rgb
+    from rlfn.quality.degradation import make_lr
+
+    lr_dir = tmp_path / "TinyLR"
+    lr_dir.mkdir()
+    for p in dataset.iterdir():
+        Image.fromarray(make_lr(read_rgb(p).double(), 2).byte().permute(1, 2, 0).numpy()).save(lr_dir / f"{p.stem}x2.png")
+    made = _eval_json([str(dataset), "--weights", str(checkpoint), "--degrade", "noise5+jpeg60"], tmp_path, capsys, "m")
+    given = _eval_json([str(dataset), "--lr", str(lr_dir), "--weights", str(checkpoint), "--degrade", "noise5+jpeg60"],
+                       tmp_path, capsys, "g")
+    assert made["results"] == given["results"]
+
+
+def test_bad_degrade_spec_is_one_line(dataset, checkpoint, capsys):
+    rc, _, err = run_cli(["eval", str(dataset), "--weights", str(checkpoint), "--degrade", "blur2"], capsys)
+    one_line_error(rc, err, "rlfn eval: error:", "cannot read 'blur2'")

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import RLFNError
 from ..inference.devices import resolve_device
 from ..quality.evaluate import PROTOCOLS, DatasetResult, evaluate_folder
+from ..quality.realworld import parse_eval_degradation
 from .common import add_model_arguments, load_from_args
 
 
@@ -21,6 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="y",
                    help="y: PSNR/SSIM on the BT.601 Y channel, border = scale (the papers); "
                         "rgb: RGB with a 4-pixel border (NTIRE) (default: %(default)s)")
+    p.add_argument("--degrade", metavar="SPEC", default="clean",
+                   help="degrade the LR (made or given by --lr) before upscaling, as users meet images: jpegQ, "
+                        "noiseS (Gaussian, 0-255 levels) or both, e.g. jpeg50, noise10+jpeg70; the noise is "
+                        "seeded per image name, so runs repeat (default: %(default)s)")
     p.add_argument("--save", metavar="DIR", default=None, help="save the SR images under DIR/<dataset>/")
     p.add_argument("--overwrite", action="store_true", help="replace existing files under --save")
     p.add_argument("--json", metavar="FILE", default=None, help="write the results as JSON")
@@ -45,14 +50,17 @@ def run(args: argparse.Namespace) -> int:
     for d in args.datasets + (args.lr_dirs or []):
         if not Path(d).is_dir():
             raise RLFNError(f"{d}: no such folder")
+    degradation = parse_eval_degradation(args.degrade)
     model = load_from_args(args, resolve_device(args.device))
     label = f"{model.variant} x{model.scale}" + (f" ({model.source})" if model.source in ("ours", "official") else "")
     print(f"{model.describe()}\nprotocol: {PROTOCOLS[args.protocol]}")
+    if degradation.steps:
+        print(f"degradation: {degradation} (applied to the LR, seeded per image)")
     results = []
     start = time.perf_counter()
     for i, d in enumerate(args.datasets):
         lr = args.lr_dirs[i] if args.lr_dirs else None
-        r = evaluate_folder(model, d, lr, args.protocol, args.save, args.overwrite, args.quiet)
+        r = evaluate_folder(model, d, lr, args.protocol, args.save, args.overwrite, args.quiet, degradation)
         results.append(r)
         print(format_table(label, r, args.per_image), flush=True)
     if not args.quiet:
@@ -64,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
             "weights": model.source,
             "protocol": args.protocol,
             "protocol_description": PROTOCOLS[args.protocol],
+            "degradation": str(degradation),
             "results": [r.as_dict() for r in results],
         }
         from ..io.atomic import atomic_write

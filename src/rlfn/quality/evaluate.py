@@ -1,7 +1,10 @@
 """Benchmark evaluation: the SR papers' protocol (and the NTIRE one) over folders of images.
 
 LR images are made from HR with the MATLAB-compatible bicubic resize and rounded to uint8, unless a
-paired LR folder is given. SR output is rounded to uint8 before measuring, as the papers do.
+paired LR folder is given. A fixed degradation (:class:`~rlfn.quality.realworld.EvalDegradation`, e.g.
+JPEG at quality 50) may then be applied to that LR, made or given, with a noise seed taken from each
+image's name (:func:`~rlfn.quality.realworld.image_seed`), so runs repeat. SR output is rounded to uint8
+before measuring, as the papers do.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from ..models.descriptor import SRModel
 from ..progress import progress
 from .degradation import bicubic_upscale, read_pair
 from .metrics import crop_border, psnr, psnr_rgb, psnr_y, ssim, ssim_y, to_255
+from .realworld import EvalDegradation, image_seed
 
 Protocol = Literal["y", "rgb"]
 PROTOCOLS = {
@@ -64,14 +68,20 @@ def evaluate_folder(
     save_dir: str | Path | None = None,
     overwrite: bool = False,
     quiet: bool = False,
+    degradation: EvalDegradation | None = None,
 ) -> DatasetResult:
-    """Score ``model`` on every image of ``hr_dir`` (and the bicubic baseline next to it)."""
+    """Score ``model`` on every image of ``hr_dir`` (and the bicubic baseline next to it).
+
+    ``degradation``: applied to each LR (made or paired) before the model and the bicubic baseline see it.
+    """
     hr_dir = Path(hr_dir)
     files = list_images(hr_dir)
     scale = model.scale
     scores: list[ImageScore] = []
     for path in progress(files, desc=hr_dir.name, quiet=quiet, unit="img"):
         hr, lr = read_pair(path, lr_dir, scale)
+        if degradation is not None and degradation.steps:
+            lr = degradation.apply(lr.round().clamp(0, 255).to(torch.uint8), image_seed(path.stem))
         hr, lr = hr.to(torch.float64), lr.to(torch.float64)
         sr = to_255(model(lr.float() / 255.0).cpu())
         bic = bicubic_upscale(lr, scale)

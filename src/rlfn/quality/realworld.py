@@ -35,6 +35,7 @@ import io
 import math
 import re
 import typing
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -611,6 +612,12 @@ def parse_eval_degradation(spec: str) -> EvalDegradation:
             raise ConfigError(f"degradation {spec!r}: {kind} given twice")
         steps.append((kind, value))
     return EvalDegradation(tuple(steps))
+
+
+def image_seed(name: str, seed: int = 0) -> int:
+    """The noise seed of one test image, from its name (file stem) and a run seed: the same image gets the
+    same noise in every run, whatever else its folder holds or in what order it is read."""
+    return (int(seed) << 32) + zlib.crc32(name.encode("utf-8"))
 
 
 def degrade_for_eval(hr255: torch.Tensor, scale: int, spec: str | EvalDegradation, seed: int = 0) -> torch.Tensor:
