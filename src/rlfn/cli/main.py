@@ -15,6 +15,7 @@ COMMANDS = {
     "upscale": "upscale images with a super-resolution model",
     "eval": "evaluate a model on benchmark folders (PSNR/SSIM)",
     "train": "train an RLFN from a YAML config",
+    "degrade": "write degraded LR images: what a model is trained on, or a test set",
     "bench": "measure parameters, FLOPs, activations, memory and runtime",
     "export": "export a model to ONNX",
     "models": "list the models and the weights available for them",

@@ -1,0 +1,125 @@
+"""`rlfn degrade`: degraded LR sets from a folder of HR images, repeatable, written atomically; its
+answers to bad input are one line."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+import rlfn
+from _train_helpers import make_images
+from rlfn.cli import main
+from rlfn.io.images import read_rgb
+from rlfn.models.checkpoint import save_safetensors
+from rlfn.quality.degradation import make_lr
+from rlfn.quality.degrade_images import make_degraded_lr
+from rlfn.quality.realworld import RealWorldConfig
+
+
+@pytest.fixture
+def hr_dir(tmp_path):
+    return make_images(tmp_path / "HR", n=3, size=(50, 42))  # not multiples of 4: modcropped
+
+
+def run_cli(args, capsys):
+    rc = main(args)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def pixels(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def one_line_error(rc, err, *needles):
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 2 and len(lines) == 1 and "Traceback" not in err, err
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_default_is_the_realworld_pipeline_repeatably(hr_dir, tmp_path, capsys):
+    out = tmp_path / "LR"
+    rc, stdout, err = run_cli(["degrade", str(hr_dir), str(out)], capsys)
+    assert rc == 0, err
+    assert "3 LR images (realworld, x4, seed 0)" in stdout
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["img00.png", "img01.png", "img02.png"]  # and no temporary files left behind
+    first = pixels(out / "img00.png")
+    assert first.shape == (10, 12, 3)
+    hr = read_rgb(hr_dir / "img00.png")
+    expected = make_degraded_lr(hr, 4, RealWorldConfig(), "img00", seed=0)
+    assert np.array_equal(first, expected.permute(1, 2, 0).numpy())
+    bicubic = make_lr(hr[:, :40, :48].double(), 4).byte().permute(1, 2, 0).numpy()
+    assert not np.array_equal(first, bicubic)
+    # the same command writes the same pixels; another seed, others
+    assert run_cli(["degrade", str(hr_dir), str(out), "--overwrite", "-q"], capsys)[0] == 0
+    assert np.array_equal(pixels(out / "img00.png"), first)
+    assert run_cli(["degrade", str(hr_dir), str(tmp_path / "s1"), "--seed", "1", "-q"], capsys)[0] == 0
+    assert not np.array_equal(pixels(tmp_path / "s1" / "img00.png"), first)
+
+
+def test_no_overwrite_without_the_option(hr_dir, tmp_path, capsys):
+    out = tmp_path / "LR"
+    out.mkdir()
+    (out / "img01.png").write_bytes(b"keep me")
+    rc, _, err = run_cli(["degrade", str(hr_dir), str(out), "-q"], capsys)
+    one_line_error(rc, err, "rlfn degrade: error:", "img01.png: exists", "--overwrite")
+    assert sorted(p.name for p in out.iterdir()) == ["img01.png"]  # nothing written at all
+    assert (out / "img01.png").read_bytes() == b"keep me"
+    rc, _, err = run_cli(["degrade", str(hr_dir), str(hr_dir), "-q", "--overwrite"], capsys)
+    one_line_error(rc, err, "is the input folder")
+
+
+def test_config_degradation_and_scale(hr_dir, tmp_path, capsys):
+    cfg = {"model": {"scale": 2}, "data": {"hr_dirs": [str(hr_dir)], "degradation": {"kind": "realworld", "sinc_prob": 0.0}},
+           "stages": [{"steps": 1}, {"steps": 1, "data": {"degradation": "bicubic"}}]}
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert run_cli(["degrade", str(hr_dir), str(tmp_path / "a"), "--config", str(path), "-q"], capsys)[0] == 0
+    hr = read_rgb(hr_dir / "img02.png")
+    expected = make_degraded_lr(hr, 2, RealWorldConfig(sinc_prob=0.0), "img02")
+    assert np.array_equal(pixels(tmp_path / "a" / "img02.png"), expected.permute(1, 2, 0).numpy())
+    rc, out, _ = run_cli(["degrade", str(hr_dir), str(tmp_path / "b"), "--config", str(path), "--stage", "2"], capsys)
+    assert rc == 0 and "bicubic, x2" in out
+    bicubic = make_lr(hr[:, :42, :50].double(), 2).byte().permute(1, 2, 0).numpy()
+    assert np.array_equal(pixels(tmp_path / "b" / "img02.png"), bicubic)
+    rc, _, err = run_cli(["degrade", str(hr_dir), str(tmp_path / "c"), "--config", str(path), "--stage", "3"], capsys)
+    one_line_error(rc, err, "--stage 3", "2 stage(s)")
+    cfg["data"]["degradation"]["blur_prob"] = 2
+    path.write_text(yaml.safe_dump(cfg))
+    rc, _, err = run_cli(["degrade", str(hr_dir), str(tmp_path / "d"), "--config", str(path)], capsys)
+    one_line_error(rc, err, "data.degradation.blur_prob: must be a probability")
+
+
+def test_spec_makes_the_lr_of_eval_degrade(hr_dir, tmp_path, capsys):
+    """rlfn degrade --spec S then rlfn eval --lr scores exactly as rlfn eval --degrade S."""
+    torch.manual_seed(0)
+    ckpt = save_safetensors(rlfn.create_model("rlfn_s", 2), tmp_path / "tiny_x2.safetensors",
+                            {"variant": "rlfn_s", "scale": 2, "pixel_range": 1.0})
+    lr_dir = tmp_path / "LR"
+    assert run_cli(["degrade", str(hr_dir), str(lr_dir), "--spec", "noise10+jpeg70", "--scale", "2", "-q"], capsys)[0] == 0
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert run_cli(["eval", str(hr_dir), "--weights", str(ckpt), "--degrade", "noise10+jpeg70", "--json", str(a), "-q"], capsys)[0] == 0
+    assert run_cli(["eval", str(hr_dir), "--lr", str(lr_dir), "--weights", str(ckpt), "--json", str(b), "-q"], capsys)[0] == 0
+    assert json.loads(a.read_text())["results"] == json.loads(b.read_text())["results"]
+
+
+def test_bad_input_is_one_line(hr_dir, tmp_path, capsys):
+    rc, _, err = run_cli(["degrade", str(tmp_path / "nowhere"), str(tmp_path / "o")], capsys)
+    one_line_error(rc, err, "nowhere", "no such folder")
+    rc, _, err = run_cli(["degrade", str(hr_dir), str(tmp_path / "o"), "--spec", "jpeg500"], capsys)
+    one_line_error(rc, err, "JPEG quality")
+    rc, _, err = run_cli(["degrade", str(hr_dir), str(tmp_path / "o"), "--config", str(tmp_path / "none.yaml")], capsys)
+    one_line_error(rc, err, "none.yaml", "no such config file")
+    (hr_dir / "fake.png").write_text("hello")
+    rc, _, err = run_cli(["degrade", str(hr_dir), str(tmp_path / "o"), "-q"], capsys)
+    one_line_error(rc, err, "fake.png")
+    (hr_dir / "fake.png").unlink()
+    Image.new("RGB", (3, 3)).save(hr_dir / "tiny.png")
+    rc, _, err = run_cli(["degrade", str(hr_dir), str(tmp_path / "o"), "-q", "--overwrite"], capsys)
+    one_line_error(rc, err, "tiny", "too small for ×4")
