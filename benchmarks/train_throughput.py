@@ -3,13 +3,18 @@
 Both sides train RLFN-S x4 (default) on batches of 16 LR patches of 48x48 with L1 and Adam, in the same
 process, alternating rounds so that a busy machine slows both alike. The bare loop feeds pre-made random
 tensors (no data at all); the trainer reads real images (cached MATLAB-bicubic LR, random crops, flips,
-rotations), runs its scheduler, logging and (optionally) EMA and gradient clipping.
+rotations), runs its scheduler, logging and (optionally) EMA and gradient clipping. With ``--degradation
+realworld`` the trainer's LR comes from the real-world pipeline instead (give ``--workers 1`` or more: the
+question is whether the loader workers keep up with the network, i.e. whether the trainer stays near the
+bare loop).
 
     python benchmarks/train_throughput.py [--data DIR ...] [--steps 8] [--rounds 2] [--threads 1]
+        [--degradation realworld --workers 1]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -46,7 +51,8 @@ def bare_loop(variant: str, scale: int, batch: int, patch: int, steps: int, warm
 
 
 def trainer_loop(variant: str, scale: int, batch: int, patch: int, steps: int, warmup: int, data: list[str],
-                 workers: int, ema: float, clip: float, channels_last: bool, threads: int) -> float:
+                 workers: int, ema: float, clip: float, channels_last: bool, threads: int,
+                 degradation: str = "bicubic") -> float:
     from rlfn.train.config import build_config
     from rlfn.train.trainer import Trainer
 
@@ -61,7 +67,8 @@ def trainer_loop(variant: str, scale: int, batch: int, patch: int, steps: int, w
         cfg = build_config({
             "name": "bench", "out_dir": str(Path(tmp) / "run"),
             "model": {"variant": variant, "scale": scale},
-            "data": {"hr_dirs": data, "patch_size": patch, "batch_size": batch, "workers": workers},
+            "data": {"hr_dirs": data, "patch_size": patch, "batch_size": batch, "workers": workers,
+                     "degradation": degradation},
             "loss": {"l1": 1.0}, "optim": {"lr": 1e-4, "grad_clip": clip},
             "train": {"steps": warmup + steps, "log_every": warmup, "checkpoint_every": 10**9, "ema": ema,
                       "tensorboard": False, "threads": threads, "channels_last": channels_last},
@@ -83,6 +90,9 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-channels-last", action="store_true")
+    ap.add_argument("--degradation", choices=("bicubic", "realworld"), default="bicubic",
+                    help="how the trainer makes its LR (default: %(default)s)")
+    ap.add_argument("--no-ema-row", action="store_true", help="skip the EMA + grad clip row (faster)")
     args = ap.parse_args()
     for d in args.data:
         if not Path(d).is_dir():
@@ -95,15 +105,21 @@ def main() -> int:
                                     "rlfn train + EMA + grad clip": []}
     for r in range(args.rounds):
         rows["bare loop (random tensors)"].append(bare_loop(*common, cl))
-        rows["rlfn train (data, sched, logs)"].append(trainer_loop(*common, args.data, args.workers, 0.0, 0.0, cl, args.threads))
-        rows["rlfn train + EMA + grad clip"].append(trainer_loop(*common, args.data, args.workers, 0.999, 1.0, cl, args.threads))
-        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{v[-1]:.3f}" for v in rows.values()) + " it/s", file=sys.stderr)
+        rows["rlfn train (data, sched, logs)"].append(
+            trainer_loop(*common, args.data, args.workers, 0.0, 0.0, cl, args.threads, args.degradation))
+        if not args.no_ema_row:
+            rows["rlfn train + EMA + grad clip"].append(
+                trainer_loop(*common, args.data, args.workers, 0.999, 1.0, cl, args.threads, args.degradation))
+        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{v[-1]:.3f}" for v in rows.values() if v) + " it/s", file=sys.stderr)
     print(f"{args.variant} x{args.scale}, batch {args.batch}, LR patch {args.patch}x{args.patch}, {args.threads} thread(s), "
-          f"channels_last={cl}, loader workers {args.workers}; median of {args.rounds} rounds x {args.steps} steps")
+          f"channels_last={cl}, loader workers {args.workers}, {args.degradation} LR; "
+          f"median of {args.rounds} rounds x {args.steps} steps; load average {os.getloadavg()[0]:.2f}")
     base = statistics.median(rows["bare loop (random tensors)"])
     print(f"| {'loop':<32} | {'it/s':>7} | {'patches/s':>9} | {'vs bare':>8} |")
     print(f"| {'-' * 32} | {'-' * 7} | {'-' * 9} | {'-' * 8} |")
     for name, v in rows.items():
+        if not v:
+            continue
         m = statistics.median(v)
         print(f"| {name:<32} | {m:7.3f} | {m * args.batch:9.1f} | {m / base:7.1%} |")
     slow = 1 - statistics.median(rows["rlfn train (data, sched, logs)"]) / base

@@ -1,1 +1,2 @@
-"""Image quality: MATLAB bicubic resize, the bicubic degradation, metrics and benchmark evaluation."""
+"""Image quality: MATLAB bicubic resize, the bicubic and real-world degradations, degraded LR sets, metrics
+and benchmark evaluation."""
