@@ -116,6 +116,8 @@ def test_bad_input_is_one_line(hr_dir, tmp_path, capsys):
     one_line_error(rc, err, "JPEG quality")
     rc, _, err = run_cli(["degrade", str(hr_dir), str(tmp_path / "o"), "--config", str(tmp_path / "none.yaml")], capsys)
     one_line_error(rc, err, "none.yaml", "no such config file")
+    rc, _, err = run_cli(["degrade", str(hr_dir), str(tmp_path / "o"), "--stage", "2"], capsys)
+    one_line_error(rc, err, "--stage: only with --config")
     (hr_dir / "fake.png").write_text("hello")
     rc, _, err = run_cli(["degrade", str(hr_dir), str(tmp_path / "o"), "-q"], capsys)
     one_line_error(rc, err, "fake.png")

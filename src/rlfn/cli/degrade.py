@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from ..quality.realworld import RealWorldConfig, parse_eval_degradation
 
     scale = args.scale
+    if args.stage != 1 and args.config is None:
+        raise ConfigError("--stage: only with --config (it picks that config's stage)")
     if args.spec is not None:
         recipe = parse_eval_degradation(args.spec)
     elif args.config is not None:
