@@ -6,7 +6,8 @@ parsed as YAML, so ``--set train.ema=0.999`` is a float and ``--set data.hr_dirs
 
 A config may list ``stages``: each stage names its length and partial ``data``/``loss``/``optim``
 sections that are merged over the top-level ones (``data.degradation`` too: a stage's settings are merged
-over the top-level pipeline's, and a stage that names another ``kind`` replaces it). Every stage starts from the previous stage's weights
+over the top-level pipeline's, and a stage that names another ``kind`` replaces it). Every stage starts
+from the previous stage's weights
 with a fresh optimiser and schedule (the paper's warm start). Without ``stages`` there is one stage of
 ``train.steps`` steps.
 """
@@ -259,8 +260,10 @@ def _merge_data(base: Mapping, over: Mapping) -> dict:
     if "degradation" in over:
         b = _degradation_mapping(base.get("degradation"))
         o = _degradation_mapping(over["degradation"])
-        if isinstance(b, Mapping) and isinstance(o, Mapping) and o.get("kind", b.get("kind", "bicubic")) == b.get("kind", "bicubic"):
-            o = _merge(b, o)
+        if isinstance(b, Mapping) and isinstance(o, Mapping):
+            kind = b.get("kind", "bicubic")
+            if o.get("kind", kind) == kind:  # the same pipeline: its settings merge
+                o = _merge(b, o)
         out["degradation"] = copy.deepcopy(o)
     return out
 
