@@ -7,9 +7,8 @@ parsed as YAML, so ``--set train.ema=0.999`` is a float and ``--set data.hr_dirs
 A config may list ``stages``: each stage names its length and partial ``data``/``loss``/``optim``
 sections that are merged over the top-level ones (``data.degradation`` too: a stage's settings are merged
 over the top-level pipeline's, and a stage that names another ``kind`` replaces it). Every stage starts
-from the previous stage's weights
-with a fresh optimiser and schedule (the paper's warm start). Without ``stages`` there is one stage of
-``train.steps`` steps.
+from the previous stage's weights with a fresh optimiser and schedule (the paper's warm start). Without
+``stages`` there is one stage of ``train.steps`` steps.
 """
 from __future__ import annotations
 
