@@ -20,7 +20,7 @@ MAX_SCALE = 8  # what create_model accepts; published weights exist for 2, 3 and
 def _range_text(lo: float | None, hi: float | None) -> str:
     if lo is not None and hi is not None:
         return f"between {lo:g} and {hi:g}"
-    return f"at least {lo:g}" if lo is not None else f"at most {hi:g}"
+    return f"of at least {lo:g}" if lo is not None else f"of at most {hi:g}"
 
 
 def int_in(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
