@@ -125,7 +125,8 @@ def multi_frame(rng: random.Random, kind: str) -> tuple[bytes, str]:
     if kind == "apng16":
         png = png16.encode(_pixels(rng, 12, 14, 3, np.uint16))
         return _insert_after_ihdr(png, _png_chunk(b"acTL", struct.pack(">II", 3, 0))), ".png"
-    fmt, suffix = {"gif_anim": ("GIF", ".gif"), "webp_anim": ("WEBP", ".webp"), "apng": ("PNG", ".png"),
+    # .gif is no input suffix: an animated GIF named .png (the content is sniffed, not the name)
+    fmt, suffix = {"gif_anim": ("GIF", ".png"), "webp_anim": ("WEBP", ".webp"), "apng": ("PNG", ".png"),
                    "tiff_pages": ("TIFF", ".tif")}[kind]
     if fmt == "GIF":
         frames = [f.convert("P") for f in frames]
@@ -450,11 +451,12 @@ def fuzz_numbers(root: Path, image: Path, rng: random.Random, rep: Report, n: in
         command = rng.choice(sorted(NUMERIC))
         option = rng.choice(NUMERIC[command])
         value = rng.choice(BAD_NUMBERS)
-        if value in ("0", "-0") and (option in ("--tile", "--tolerance", "--warmup", "--port")
+        if value in ("0", "-0") and (option in ("--tile", "--tile-pad", "--tolerance", "--warmup", "--port")
                                      or (command, option) == ("serve", "--queue")):
             value = "-7"  # 0 is valid for these
         first = {"upscale": [image, "-o", root / "o.png"], "bench": ["rlfn_s"], "eval": [image.parent],
-                 "export": ["rlfn_s", "-o", root / "m.onnx"], "serve": []}[command]
+                 "export": ["rlfn_s", "-o", root / "m.onnx"],
+                 "serve": ["--host", "256.0.0.1"]}[command]  # should a value pass, no server starts
         kind = f"option/{command} {option}"
         rep.cases[kind] += 1
         rc, _, err = run_cli([command, *first, option, value])

@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", "-s", type=scale_type, default=None, help="scale for variant names without one (default 4)")
     p.add_argument("--images", "-i", metavar="DIR", default=None,
                    help="folder of LR images to time on (default: random images of --size)")
-    p.add_argument("--max-images", type=int_in(1), default=None, metavar="N", help="use the first N images of --images")
+    p.add_argument("--max-images", type=int_in(1, 10**6), default=None, metavar="N", help="use the first N images of --images")
     p.add_argument("--size", type=_size, default=(256, 256), metavar="HxW",
                    help="random image size when no --images is given (default: 256x256)")
     p.add_argument("--count", type=int_in(1, 10000), default=10, metavar="N", help="number of random images (default: 10)")

@@ -22,17 +22,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     g = p.add_argument_group("work and limits")
     g.add_argument("--workers", type=int_in(1, 256), default=1, help="upscales run at the same time (default: %(default)s)")
-    g.add_argument("--queue", type=int_in(0), default=8, metavar="N",
+    g.add_argument("--queue", type=int_in(0, 100_000), default=8, metavar="N",
                    help="requests that may wait for a worker; more get 503 with Retry-After (default: %(default)s)")
-    g.add_argument("--max-bytes", type=int_in(1), default=20_000_000, metavar="N",
+    g.add_argument("--max-bytes", type=int_in(1, 2**40), default=20_000_000, metavar="N",
                    help="largest upload in bytes; larger ones get 413 (default: %(default)s)")
-    g.add_argument("--max-pixels", type=int_in(1), default=4_000_000, metavar="N",
+    g.add_argument("--max-pixels", type=int_in(1, 10**12), default=4_000_000, metavar="N",
                    help="largest input in pixels (width × height), checked before decoding, so decompression "
                         "bombs get 413 (default: %(default)s)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
     g.add_argument("--threads", type=threads_type, default=None,
                    help="CPU threads for PyTorch, shared by the workers (default: PyTorch's)")
-    g.add_argument("--tile", type=int_in(0), default=512, metavar="N",
+    g.add_argument("--tile", type=int_in(0, 65536), default=512, metavar="N",
                    help="tile size in input pixels for large images, 0 = never tile (default: %(default)s)")
     p.add_argument("--quiet", "-q", action="store_true", help="no access log")
 

@@ -47,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run the plain model instead of the optimised CPU/GPU path")
     p.add_argument("--alpha", choices=("model", "bicubic"), default="model",
                    help="how to upscale an alpha channel (default: %(default)s)")
-    p.add_argument("--max-pixels", type=int_in(1), default=None, metavar="N",
+    p.add_argument("--max-pixels", type=int_in(1, 10**12), default=None, metavar="N",
                    help="refuse inputs larger than N pixels, a guard against decompression bombs "
                         "(default: Pillow's, about 89 million)")
     p.add_argument("--quiet", "-q", action="store_true", help="only errors")
@@ -67,8 +67,9 @@ def _parse_tile(value: str) -> int | str | None:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r}: give a number of pixels (32 or more), 0 (no tiling) or auto") from None
-    if n < 0 or 0 < n < 32:
-        raise argparse.ArgumentTypeError(f"{n} is out of range: give 0 (no tiling) or at least 32 (smaller tiles are all seams)")
+    if n < 0 or 0 < n < 32 or n > 65536:
+        raise argparse.ArgumentTypeError(f"{n} is out of range: give 0 (no tiling) or 32 to 65536 (smaller tiles are "
+                                         "all seams)")
     return n or None
 
 

@@ -93,8 +93,11 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], overwrite: b
     parent = path.parent
     if path.is_dir():
         raise WriteError(f"{path}: is a folder; give a file name")
-    if parent.exists() and not parent.is_dir():
-        raise WriteError(f"{path}: cannot write there ({parent} is a file, not a folder)")
+    for folder in (parent, *parent.parents):  # the nearest existing folder must be one
+        if folder.exists():
+            if not folder.is_dir():
+                raise WriteError(f"{path}: cannot write there ({folder} is a file, not a folder)")
+            break
     tmp: str | None = None
     try:
         try:

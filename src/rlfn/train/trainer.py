@@ -20,6 +20,7 @@ import contextlib
 import math
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -118,8 +119,10 @@ class Trainer:
             probe = probe.parent
         if not probe.is_dir():
             raise WriteError(f"out_dir: {out}: cannot create it ({probe} is a file, not a folder)")
-        if not os.access(probe, os.W_OK | os.X_OK):
-            raise WriteError(f"out_dir: {out}: cannot write there ({probe}: permission denied)")
+        try:  # a real try (os.access says yes to root, and knows nothing of read-only file systems)
+            os.rmdir(tempfile.mkdtemp(prefix=".rlfn-probe-", dir=probe))
+        except OSError as e:
+            raise WriteError(f"out_dir: {out}: cannot write there ({probe}: {e.strerror or e})") from None
 
     def _open_outputs(self) -> None:
         if not self.dist.main:
