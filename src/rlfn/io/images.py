@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
 from .atomic import atomic_write, is_temp_name
-from .files import check_input, reading
+from .files import check_input, describe, reading
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -73,8 +73,6 @@ def open_image(path: str | Path, max_pixels: int | None = None) -> Image.Image:
     except (ImageError, MemoryError):
         raise
     except Exception as e:  # whatever a Pillow decoder raises for a damaged file
-        from .files import describe
-
         raise ImageError(f"{path}: cannot decode image ({describe(e)})") from e
 
 
@@ -93,9 +91,13 @@ def _check_single_frame(path: Path, im: Image.Image) -> None:
     (MPO, a camera JPEG with a preview or depth image after the photo, is read as its first image.)"""
     frames = getattr(im, "n_frames", 1)
     if frames > 1 and im.format != "MPO":
-        kind = "pages" if im.format == "TIFF" else "frames"
-        raise ImageError(f"{path}: has {frames} {kind} ({im.format}); rlfn upscales single images only. "
-                         f"Split it first (e.g. ffmpeg -i {path.name} frame_%04d.png) and upscale the {kind}")
+        raise multi_frame_error(path, frames, im.format)
+
+
+def multi_frame_error(path: Path, frames: int, fmt: str | None) -> ImageError:
+    what, kind = ("a multi-page", "pages") if fmt == "TIFF" else ("an animated", "frames")
+    return ImageError(f"{path}: {what} {fmt} of {frames} {kind}; rlfn upscales single images and never keeps just "
+                      f"the first of several {kind}: split it into single images first")
 
 
 # Largest width or height each output format can hold.
@@ -250,8 +252,7 @@ def _read_png16(path: Path, limit: int | None) -> Picture:
     _check_size(path, (hdr.width, hdr.height), limit)
     data = png16.read(path)
     if data.frames > 1:
-        raise ImageError(f"{path}: has {data.frames} frames (an animated PNG); rlfn upscales single images only. "
-                         f"Split it first (e.g. ffmpeg -i {path.name} frame_%04d.png) and upscale the frames")
+        raise multi_frame_error(path, data.frames, "PNG")
     exif_bytes = None
     pixels = data.pixels
     if data.exif:
