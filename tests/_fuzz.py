@@ -77,11 +77,11 @@ def _pixels(rng: random.Random, h: int, w: int, c: int, dtype=np.uint8) -> np.nd
     return g.integers(0, top + 1, (h, w, c)).astype(dtype)
 
 
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
+def png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
 
-def _insert_after_ihdr(png: bytes, chunk: bytes) -> bytes:
+def insert_after_ihdr(png: bytes, chunk: bytes) -> bytes:
     return png[:33] + chunk + png[33:]
 
 
@@ -124,7 +124,7 @@ def multi_frame(rng: random.Random, kind: str) -> tuple[bytes, str]:
     buf = io.BytesIO()
     if kind == "apng16":
         png = png16.encode(_pixels(rng, 12, 14, 3, np.uint16))
-        return _insert_after_ihdr(png, _png_chunk(b"acTL", struct.pack(">II", 3, 0))), ".png"
+        return insert_after_ihdr(png, png_chunk(b"acTL", struct.pack(">II", 3, 0))), ".png"
     # .gif is no input suffix: an animated GIF named .png (the content is sniffed, not the name)
     fmt, suffix = {"gif_anim": ("GIF", ".png"), "webp_anim": ("WEBP", ".webp"), "apng": ("PNG", ".png"),
                    "tiff_pages": ("TIFF", ".tif")}[kind]
@@ -152,17 +152,17 @@ def bad_image(rng: random.Random) -> tuple[bytes, str, str, bool]:
     if how == "random":
         return rng.randbytes(rng.randint(1, 3000)), rng.choice((".png", ".jpg", ".webp", ".tif")), "image/random", True
     if how == "bomb":  # a PNG header claiming 100000×100000 pixels
-        ihdr = _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0))
-        return png16.SIGNATURE + ihdr + _png_chunk(b"IDAT", zlib.compress(b"\0" * 100)) + _png_chunk(b"IEND", b""), \
+        ihdr = png_chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0))
+        return png16.SIGNATURE + ihdr + png_chunk(b"IDAT", zlib.compress(b"\0" * 100)) + png_chunk(b"IEND", b""), \
             ".png", "image/bomb", True
     if how == "ihdr_bad":  # a 16-bit PNG whose IHDR is short or whose data is missing
         body = struct.pack(">IIBB", 10, 10, 16, 2)
-        return png16.SIGNATURE + _png_chunk(b"IHDR", body + b"\0\0\0") + _png_chunk(b"IEND", b""), ".png", \
+        return png16.SIGNATURE + png_chunk(b"IHDR", body + b"\0\0\0") + png_chunk(b"IEND", b""), ".png", \
             "image/ihdr_bad", True
     if how in ("icc16", "icc8"):  # a damaged colour profile: accepted like Pillow does, the profile dropped
         data, suffix = good_image(rng, "png16" if how == "icc16" else "png")
         garbage = rng.choice((b"sRGB\0\0" + rng.randbytes(40), b"no-nul-separator", b"x\0\1" + zlib.compress(b"icc")))
-        return _insert_after_ihdr(data, _png_chunk(b"iCCP", garbage)), suffix, f"image/{how}", False
+        return insert_after_ihdr(data, png_chunk(b"iCCP", garbage)), suffix, f"image/{how}", False
     kind = rng.choice(GOOD_KINDS)
     data, suffix = good_image(rng, kind)
     if how == "header_only":

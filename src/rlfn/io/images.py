@@ -108,9 +108,10 @@ def check_output_size(path: str | Path, fmt: str, width: int, height: int) -> No
     """An ImageError, before any work, if a ``width``×``height`` image does not fit format ``fmt``."""
     limit = FORMAT_LIMITS.get(fmt)
     if limit is not None and max(width, height) > limit:
-        others = ", ".join(k.lower().replace("jpeg", "jpg") for k, v in FORMAT_LIMITS.items()
+        others = ", ".join(SUFFIX_FOR[k].lstrip(".") for k, v in FORMAT_LIMITS.items()
                            if v >= max(width, height) and k != "BMP")
-        raise ImageError(f"{path}: the output would be {width}×{height}, over {fmt}'s limit of {limit:,} pixels "
+        name = {"WEBP": "WebP"}.get(fmt, fmt)
+        raise ImageError(f"{path}: the output would be {width}×{height}, over {name}'s limit of {limit:,} pixels "
                          f"per side; choose another --format ({others})")
 
 
