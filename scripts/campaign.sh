@@ -3,7 +3,8 @@
 #   scripts/campaign.sh x2|x4          start, or resume from runs/<run>/checkpoints/last.pt, or (on a new
 #                                      machine, where runs/ is gone) from the state committed in training/
 #   scripts/campaign.sh save x2|x4     copy the run's resume state into training/ (commit it afterwards)
-#   scripts/campaign.sh stop           stop the running campaign process (resume later with the first form)
+#   scripts/campaign.sh stop           stop the running campaign process with SIGTERM (a background job ignores SIGINT);
+#                                      it resumes from its last checkpoint
 # Run from the repository root; the log is runs/<run>/nohup.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ run_of() { echo "campaign_rlfn_s_$1"; }
 
 case "${1:-}" in
   stop)
-    pkill -INT -f "rlfn train configs/campaign/" && echo "stopped" || echo "nothing running"
+    pkill -TERM -f "rlfn train configs/campaign/" && echo "stopped" || echo "nothing running"
     exit 0 ;;
   save)
     run=$(run_of "$2"); src=runs/$run; dst=training/$run

@@ -130,6 +130,14 @@ def test_bad_uploads(client, png, data, ctype, status, words):
     assert words in assert_json_error(post(client, data, ctype), status)
 
 
+def test_animations_and_outputs_over_a_format_limit_are_refused(client):
+    frames = [Image.new("RGB", (6, 5), c) for c in ("red", "blue")]
+    anim = encoded(frames[0], "PNG", save_all=True, append_images=frames[1:])
+    assert "2 frames" in assert_json_error(post(client, anim), 415)
+    wide = encoded(Image.new("L", (4096, 1)))  # ×4: 16,384 wide, one over WebP's limit
+    assert "16,383" in assert_json_error(post(client, wide, query="?format=webp"), 422)
+
+
 def test_truncated_image_is_400_from_the_worker(client, png):
     cut = png[: len(png) // 2]  # a valid header, then the data stops
     assert "cannot decode" in assert_json_error(post(client, cut), 400)

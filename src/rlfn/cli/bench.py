@@ -10,33 +10,39 @@ import torch
 from ..errors import ConfigError
 from ..inference.devices import resolve_device
 from ..io.atomic import refuse_existing
+from .common import int_in, scale_type, threads_type
+
+MIN_SIZE = 16  # smallest random image side: below it timings measure overheads, not the network
 
 
 def _size(text: str) -> tuple[int, int]:
     m = re.fullmatch(r"(\d+)(?:[x×](\d+))?", text.strip())
-    if not m or int(m.group(1)) < 1:
-        raise argparse.ArgumentTypeError(f"expected HxW or N, got {text!r}")
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected HxW or N (pixels, {MIN_SIZE} to 8192), got {text!r}")
     h = int(m.group(1))
-    return h, int(m.group(2) or h)
+    w = int(m.group(2) or h)
+    if not (MIN_SIZE <= h <= 8192 and MIN_SIZE <= w <= 8192):
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range; each side must be between {MIN_SIZE} and 8192 pixels")
+    return h, w
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("models", nargs="+", metavar="MODEL",
                    help="variant name (rlfn, rlfn_s_x4, rlfn_ntire_x4; random weights), checkpoint path, "
                         "or package.module:callable returning an nn.Module that maps [0,1] images to [0,1]")
-    p.add_argument("--scale", "-s", type=int, default=None, help="scale for variant names without one (default 4)")
+    p.add_argument("--scale", "-s", type=scale_type, default=None, help="scale for variant names without one (default 4)")
     p.add_argument("--images", "-i", metavar="DIR", default=None,
                    help="folder of LR images to time on (default: random images of --size)")
-    p.add_argument("--max-images", type=int, default=None, metavar="N", help="use the first N images of --images")
+    p.add_argument("--max-images", type=int_in(1, 10**6), default=None, metavar="N", help="use the first N images of --images")
     p.add_argument("--size", type=_size, default=(256, 256), metavar="HxW",
                    help="random image size when no --images is given (default: 256x256)")
-    p.add_argument("--count", type=int, default=10, metavar="N", help="number of random images (default: 10)")
+    p.add_argument("--count", type=int_in(1, 10000), default=10, metavar="N", help="number of random images (default: 10)")
     p.add_argument("--count-size", type=_size, default=(256, 256), metavar="HxW",
                    help="LR input size for FLOPs and activations (default: 256x256, the challenge's)")
-    p.add_argument("--warmup", type=int, default=3, help="warm-up runs before timing (default: %(default)s)")
-    p.add_argument("--repeat", type=int, default=1, help="timed passes over the images (default: %(default)s)")
+    p.add_argument("--warmup", type=int_in(0, 10000), default=3, help="warm-up runs before timing (default: %(default)s)")
+    p.add_argument("--repeat", type=int_in(1, 10000), default=1, help="timed passes over the images (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")
+    p.add_argument("--threads", type=threads_type, default=None, help="CPU threads (default: PyTorch's choice)")
     p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                    help="torch, or an ONNX export run by onnxruntime on the CPU (default: %(default)s)")
     p.add_argument("--path", choices=("fast", "plain"), default="fast",
@@ -68,8 +74,6 @@ def run(args: argparse.Namespace) -> int:
     for flag, path in (("--json", args.json), ("--plot", args.plot)):
         if path:
             refuse_existing(path, args.overwrite, flag)
-    if args.warmup < 0 or args.repeat < 1 or args.count < 1:
-        raise ConfigError("--warmup must be ≥ 0, --repeat and --count ≥ 1")
     psnr = _parse_psnr(args.psnr, args.models)
     if args.plot:
         require_matplotlib()  # fail before the measurements, not after

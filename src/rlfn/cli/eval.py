@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise RLFNError(f"--lr gives {len(args.lr_dirs)} folders for {len(args.datasets)} HR folders; give one per HR folder")
     for d in args.datasets + (args.lr_dirs or []):
         if not Path(d).is_dir():
-            raise RLFNError(f"{d}: no such folder")
+            raise RLFNError(f"{d}: {'is a file, not a folder' if Path(d).exists() else 'no such folder'}")
     degradation = parse_eval_degradation(args.degrade)
     model = load_from_args(args, resolve_device(args.device))
     label = f"{model.variant} x{model.scale}" + (f" ({model.source})" if model.source in ("ours", "official") else "")

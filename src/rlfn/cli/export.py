@@ -8,7 +8,7 @@ import torch
 
 from ..errors import ConfigError, RLFNError
 from ..io.atomic import refuse_existing
-from .common import add_model_arguments, load_from_args
+from .common import add_model_arguments, float_in, int_in, load_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,11 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where to write the model: .onnx for ONNX, .pt or .ts for TorchScript")
     p.add_argument("--format", choices=("onnx", "torchscript"), default=None,
                    help="file format (default: from the output's suffix; ONNX when unknown)")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset, 17 or newer (default: %(default)s)")
+    p.add_argument("--opset", type=int_in(17, 99), default=17, help="ONNX opset, 17 or newer (default: %(default)s)")
     p.add_argument("--check", metavar="IMAGE", nargs="*", default=None,
                    help="compare the exported file with PyTorch on these LR images (default: a smooth random 127×93 image)")
     p.add_argument("--no-check", action="store_true", help="skip the comparison")
-    p.add_argument("--tolerance", type=float, default=1e-4,
+    p.add_argument("--tolerance", type=float_in(0, 1), default=1e-4,
                    help="largest allowed difference in [0, 1] units (default: %(default)g)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     refuse_existing(out, args.overwrite)
     fmt = _format(args, out)
+    # Every input is read before anything is written: a bad --check image leaves no file behind.
+    inputs = None if args.no_check else _check_inputs(args.check)
     model = load_from_args(args, "cpu")
     if fmt == "onnx":
         export_onnx(model, out, opset=args.opset, overwrite=args.overwrite)
@@ -54,21 +56,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {what}, dynamic height and width): {model.describe()}")
     if args.no_check:
         return 0
-    exported = load_onnx(out) if fmt == "onnx" else load_torchscript(out)
-    if args.check:
+    try:
+        exported = load_onnx(out) if fmt == "onnx" else load_torchscript(out)
+        worst = 0.0
+        for label, x in inputs or []:
+            diff = (exported(x) - model(x)).abs().max().item()
+            worst = max(worst, diff)
+            print(f"  {runtime} vs PyTorch on {label} ({x.shape[-1]}×{x.shape[-2]}): max difference {diff:.2e}")
+    except RLFNError as e:
+        raise RLFNError(f"{e}; {out} was written but could not be checked (kept)") from None
+    if worst > args.tolerance:
+        raise RLFNError(f"{runtime} differs from PyTorch by {worst:.2e} > {args.tolerance:g}; {out} was kept")
+    return 0
+
+
+def _check_inputs(paths: list[str] | None) -> list[tuple[str, torch.Tensor]]:
+    """The --check images in [0, 1], or a smooth random picture when none are given."""
+    if paths:
         from ..io.images import read_rgb
 
-        inputs = [(str(p), read_rgb(p) / 255.0) for p in args.check]
-    else:
-        # A smooth random picture (bicubic-enlarged noise): pure noise is harsher than any photograph.
-        noise = torch.rand(1, 3, 12, 16, generator=torch.Generator().manual_seed(0))
-        smooth = torch.nn.functional.interpolate(noise, size=(93, 127), mode="bicubic", align_corners=False)
-        inputs = [("a smooth random image", smooth.clamp(0, 1)[0])]
-    worst = 0.0
-    for label, x in inputs:
-        diff = (exported(x) - model(x)).abs().max().item()
-        worst = max(worst, diff)
-        print(f"  {runtime} vs PyTorch on {label} ({x.shape[-1]}×{x.shape[-2]}): max difference {diff:.2e}")
-    if worst > args.tolerance:
-        raise RLFNError(f"{runtime} differs from PyTorch by {worst:.2e} > {args.tolerance:g}; the file was kept")
-    return 0
+        return [(str(p), read_rgb(p) / 255.0) for p in paths]
+    # A smooth random picture (bicubic-enlarged noise): pure noise is harsher than any photograph.
+    noise = torch.rand(1, 3, 12, 16, generator=torch.Generator().manual_seed(0))
+    smooth = torch.nn.functional.interpolate(noise, size=(93, 127), mode="bicubic", align_corners=False)
+    return [("a smooth random image", smooth.clamp(0, 1)[0])]

@@ -3,13 +3,18 @@
 Each subcommand lives in ``rlfn.cli.<name>`` with ``add_arguments(parser)`` and ``run(args) -> int``,
 imported only when used so that ``rlfn upscale`` does not pay for onnx or tensorboard imports.
 Errors a user can cause (:class:`RLFNError`) are printed as one line; set RLFN_DEBUG=1 for a traceback.
+SIGTERM and SIGHUP stop a command as Ctrl-C (SIGINT) does: the stack unwinds, every temporary file of an
+atomic write is removed, and the exit status is 128 + the signal's number.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import contextlib
 import os
+import signal
 import sys
+import threading
 
 COMMANDS = {
     "upscale": "upscale images with a super-resolution model",
@@ -27,10 +32,17 @@ def _command_module(name: str):
     return importlib.import_module(f"rlfn.cli.{name}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument answered in one line (the usage block is one --help away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(prog="rlfn", description="Fast single-image super-resolution with RLFN.")
+    parser = _Parser(prog="rlfn", description="Fast single-image super-resolution with RLFN.")
     parser.add_argument("--version", action="version", version=f"rlfn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
@@ -40,29 +52,73 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is, like the KeyboardInterrupt of SIGINT."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _on_stop_signal(signum: int, _frame) -> None:
+    # One clean stop: further signals are ignored while the stack unwinds and temporary files are removed.
+    for s in (*_STOP_SIGNALS, signal.SIGINT):
+        signal.signal(s, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """SIGTERM and SIGHUP raise :class:`Stopped` (only the main thread may set handlers); restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {s: signal.getsignal(s) for s in (*_STOP_SIGNALS, signal.SIGINT)}
+    for s in _STOP_SIGNALS:
+        if saved[s] != signal.SIG_IGN:  # nohup's SIGHUP stays ignored
+            signal.signal(s, _on_stop_signal)
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            if handler is not None:
+                signal.signal(s, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     from ..errors import RLFNError
+    from ..io.atomic import remove_temp_files
 
     argv = list(sys.argv[1:] if argv is None else argv)
     only = next((a for a in argv if a in COMMANDS), None)
     parser = build_parser(only)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a bad argument (already reported in one line)
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     if args.command is None:
         parser.print_help()
         return 2
     try:
-        return int(_command_module(args.command).run(args) or 0)
+        with _stop_on_signals():
+            return int(_command_module(args.command).run(args) or 0)
     except RLFNError as e:
         if os.environ.get("RLFN_DEBUG"):
             raise
         print(f"rlfn {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"rlfn {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
+        print(f"rlfn {args.command}: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return 128 + int(signum)
     except MemoryError:
         print(f"rlfn {args.command}: error: out of memory (try a smaller --tile)", file=sys.stderr)
         return 2
+    finally:
+        remove_temp_files()  # what an interrupt left between two statements of an atomic write
 
 
 if __name__ == "__main__":

@@ -9,30 +9,30 @@ import sys
 
 from ..errors import RLFNError, UnknownModelError
 from ..inference.devices import resolve_device
-from .common import add_model_arguments, load_from_args
+from .common import add_model_arguments, int_in, load_from_args, threads_type
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: %(default)s, this machine only; 0.0.0.0 for every "
                         "interface, then also set --token or put it behind a proxy that authenticates)")
-    p.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one (default: %(default)s)")
+    p.add_argument("--port", type=int_in(0, 65535), default=8000, help="port; 0 picks a free one (default: %(default)s)")
     p.add_argument("--token", default=os.environ.get("RLFN_SERVE_TOKEN"),
                    help="require 'Authorization: Bearer TOKEN' on /v1/* (default: $RLFN_SERVE_TOKEN, or none)")
     add_model_arguments(p)
     g = p.add_argument_group("work and limits")
-    g.add_argument("--workers", type=int, default=1, help="upscales run at the same time (default: %(default)s)")
-    g.add_argument("--queue", type=int, default=8, metavar="N",
+    g.add_argument("--workers", type=int_in(1, 256), default=1, help="upscales run at the same time (default: %(default)s)")
+    g.add_argument("--queue", type=int_in(0, 100_000), default=8, metavar="N",
                    help="requests that may wait for a worker; more get 503 with Retry-After (default: %(default)s)")
-    g.add_argument("--max-bytes", type=int, default=20_000_000, metavar="N",
+    g.add_argument("--max-bytes", type=int_in(1, 2**40), default=20_000_000, metavar="N",
                    help="largest upload in bytes; larger ones get 413 (default: %(default)s)")
-    g.add_argument("--max-pixels", type=int, default=4_000_000, metavar="N",
+    g.add_argument("--max-pixels", type=int_in(1, 10**12), default=4_000_000, metavar="N",
                    help="largest input in pixels (width × height), checked before decoding, so decompression "
                         "bombs get 413 (default: %(default)s)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
-    g.add_argument("--threads", type=int, default=None,
+    g.add_argument("--threads", type=threads_type, default=None,
                    help="CPU threads for PyTorch, shared by the workers (default: PyTorch's)")
-    g.add_argument("--tile", type=int, default=512, metavar="N",
+    g.add_argument("--tile", type=int_in(0, 65536), default=512, metavar="N",
                    help="tile size in input pixels for large images, 0 = never tile (default: %(default)s)")
     p.add_argument("--quiet", "-q", action="store_true", help="no access log")
 
@@ -68,13 +68,6 @@ def run(args: argparse.Namespace) -> int:
         from ..serve import Catalogue, Settings, create_app
     except ImportError as e:
         raise RLFNError(f"rlfn serve needs its extra: pip install 'rlfn[serve]' ({e})") from None
-    for name in ("workers", "max_bytes", "max_pixels"):
-        if getattr(args, name) < 1:
-            raise RLFNError(f"--{name.replace('_', '-')} {getattr(args, name)}: must be at least 1")
-    if args.queue < 0 or args.tile < 0 or (args.threads is not None and args.threads < 1):
-        raise RLFNError("--queue and --tile must not be negative, --threads must be at least 1")
-    if not 0 <= args.port <= 65535:
-        raise RLFNError(f"--port {args.port}: must be between 0 and 65535")
     if args.token is not None and not args.token.strip():
         raise RLFNError("--token: must not be empty")
     from PIL import Image

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import ImageError, RLFNError, WriteError
 from ..inference.devices import resolve_device
 from ..io.images import FORMATS, SUFFIX_FOR, list_images
-from .common import add_model_arguments, load_from_args
+from .common import add_model_arguments, int_in, load_from_args, threads_type
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,9 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-r", "--recursive", action="store_true", help="look into sub-folders of folder inputs")
     p.add_argument("--format", "-f", choices=sorted(set(FORMATS)), default=None,
                    help="output format (default: the input's)")
-    p.add_argument("--suffix", default="_x{scale}",
+    p.add_argument("--suffix", default="_x{scale}", type=_suffix,
                    help="added to output names, {scale} is replaced (default: %(default)s → name_x4.png)")
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default: %(default)s)")
+    p.add_argument("--quality", type=int_in(1, 100), default=95, help="JPEG/WebP quality 1-100 (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--skip-existing", action="store_true",
                    help="skip inputs whose output exists (to resume a batch) instead of reporting them")
@@ -35,19 +35,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
                    help="GPU arithmetic; auto = fp16 on CUDA with a float32 fallback if the output is not "
                         "finite. The CPU always uses float32 (default: %(default)s)")
-    g.add_argument("--tile", default="auto", metavar="N",
+    g.add_argument("--tile", default="auto", metavar="N", type=_parse_tile,
                    help="tile size in input pixels for large images; 0 = never tile (default: auto, 512 on "
                         "the CPU)")
-    g.add_argument("--tile-pad", type=int, default=32, metavar="N",
+    g.add_argument("--tile-pad", type=int_in(0, 1024), default=32, metavar="N",
                    help="context pixels around each tile (default: %(default)s)")
-    g.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: PyTorch's)")
+    g.add_argument("--threads", type=threads_type, default=None, help="CPU threads for PyTorch (default: PyTorch's)")
     g.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                    help="inference engine (default: %(default)s)")
     g.add_argument("--no-fast", dest="fast", action="store_false",
                    help="run the plain model instead of the optimised CPU/GPU path")
     p.add_argument("--alpha", choices=("model", "bicubic"), default="model",
                    help="how to upscale an alpha channel (default: %(default)s)")
-    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
+    p.add_argument("--max-pixels", type=int_in(1, 10**12), default=None, metavar="N",
                    help="refuse inputs larger than N pixels, a guard against decompression bombs "
                         "(default: Pillow's, about 89 million)")
     p.add_argument("--quiet", "-q", action="store_true", help="only errors")
@@ -66,12 +66,20 @@ def _parse_tile(value: str) -> int | str | None:
     try:
         n = int(value)
     except ValueError:
-        raise RLFNError(f"--tile {value!r}: give a number of pixels, 0 (no tiling) or auto") from None
-    if n < 0:
-        raise RLFNError(f"--tile {n}: must not be negative")
-    if 0 < n < 32:
-        raise RLFNError(f"--tile {n}: tiles smaller than 32 pixels are all seams; use at least 32")
+        raise argparse.ArgumentTypeError(f"{value!r}: give a number of pixels (32 or more), 0 (no tiling) or auto") from None
+    if n < 0 or 0 < n < 32 or n > 65536:
+        raise argparse.ArgumentTypeError(f"{n} is out of range: give 0 (no tiling) or 32 to 65536 (smaller tiles are "
+                                         "all seams)")
     return n or None
+
+
+def _suffix(value: str) -> str:
+    """Output names stay in the output folder: a suffix is part of a file name, never a path."""
+    bad = [c for c in ("/", "\\", "\0") if c in value]
+    if bad:
+        raise argparse.ArgumentTypeError(f"{value!r} contains {bad[0]!r}; a suffix is part of a file name, not a path "
+                                         "(use -o to choose the folder)")
+    return value
 
 
 def _output_name(src: Path, suffix: str, fmt: str | None) -> str:
@@ -90,6 +98,8 @@ def _is_own_output(path: Path, suffix: str) -> bool:
 def collect_jobs(args: argparse.Namespace, scale: int) -> list[Job]:
     suffix = args.suffix.replace("{scale}", str(scale))
     out = Path(args.output) if args.output else None
+    if out is not None and out.exists() and not out.is_dir() and len(args.inputs) > 1:
+        raise RLFNError(f"-o {out}: is a file; several inputs need an output folder")
     found: list[tuple[Path, Path | None]] = []  # (file, folder it came from)
     jobs: list[Job] = []
     for spec in args.inputs:
@@ -113,6 +123,8 @@ def collect_jobs(args: argparse.Namespace, scale: int) -> list[Job]:
     single_file_out = (
         out is not None and len(found) == 1 and not out.is_dir() and out.suffix.lower().lstrip(".") in FORMATS
     )
+    if out is not None and out.exists() and not out.is_dir() and not single_file_out:
+        raise RLFNError(f"-o {out}: is a file; {len(found)} inputs need an output folder")
     seen: dict[Path, Path] = {}
     for f, base in found:
         if single_file_out:
@@ -123,6 +135,9 @@ def collect_jobs(args: argparse.Namespace, scale: int) -> list[Job]:
         else:
             dst = f.parent / _output_name(f, suffix, args.format)
         key = dst.resolve()
+        if key == f.resolve():
+            jobs.append(Job(f, None, f"{f}: the output would replace the input; give a --suffix or -o"))
+            continue
         if key in seen:
             jobs.append(Job(f, None, f"{f}: its output {dst} is also the output of {seen[key]}; skipped"))
             continue
@@ -134,13 +149,7 @@ def collect_jobs(args: argparse.Namespace, scale: int) -> list[Job]:
 def _load(args: argparse.Namespace):
     from ..inference.upscaler import Upscaler
 
-    tile = _parse_tile(str(args.tile))
-    if args.quality < 1 or args.quality > 100:
-        raise RLFNError(f"--quality {args.quality}: must be between 1 and 100")
-    if args.max_pixels is not None and args.max_pixels < 1:
-        raise RLFNError(f"--max-pixels {args.max_pixels}: must be positive")
-    if args.threads is not None and args.threads < 1:
-        raise RLFNError(f"--threads {args.threads}: must be at least 1")
+    tile = args.tile  # checked by argparse, as every number here
     warn = (lambda msg: print(f"rlfn upscale: warning: {msg}", file=sys.stderr))
     if args.backend == "onnxruntime":
         if args.device not in ("auto", "cpu"):
@@ -194,12 +203,16 @@ class _Console:
 
 def _upscale_one(up, job: Job, args: argparse.Namespace, console: _Console) -> float:
     """Upscale one file; returns its input megapixels. Errors a user can cause are raised as RLFNError."""
-    from ..io.images import load_picture, save_picture
+    from ..io.images import check_output_size, format_for, load_picture, save_picture
 
     pic = load_picture(job.src, max_pixels=args.max_pixels)
+    w, h = pic.size
+    check_output_size(job.dst, format_for(job.dst, args.format), w * up.scale, h * up.scale)  # before the work
     tile_bar = console.tile_bar(up.tiles_for(pic.size[0], pic.size[1], pic.has_alpha), job.src.name)
     try:
         big = up.upscale_picture(pic, tile_bar.update if tile_bar is not None else None)
+    except RLFNError as e:
+        raise RLFNError(f"{job.src}: {e}") from None
     finally:
         if tile_bar is not None:
             tile_bar.close()

@@ -197,7 +197,10 @@ class Upscaler:
             self._half_model = None
             self.precision = "fp32"
             self.stats.fell_back = True
-        return self.model(x).float().cpu()
+        y = self.model(x).float().cpu()
+        if not bool(torch.isfinite(y).all()):  # would be written as a black or speckled image
+            raise RLFNError("the model's output is not finite (NaN or infinite values); its weights may be damaged")
+        return y
 
     @property
     def _align(self) -> int:

@@ -2,8 +2,9 @@
 
 Pillow decodes and encodes, except for 16-bit colour, which it narrows to 8 bits: 16-bit colour PNG and TIFF
 go through the small codecs :mod:`rlfn.io.png16` and :mod:`rlfn.io.tiff16`. Every failure a user can cause
-(missing file, not an image, truncated data, a decompression bomb) becomes an :class:`ImageError` naming the
-file; files are written atomically (:mod:`rlfn.io.atomic`).
+(missing file, not a regular file, not an image, truncated data, a decompression bomb, several frames or
+pages) becomes an :class:`ImageError` naming the file, whatever the decoder raised (:mod:`rlfn.io.files`);
+files are written atomically (:mod:`rlfn.io.atomic`), and format limits are checked before encoding.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
-from .atomic import atomic_write
+from .atomic import atomic_write, is_temp_name
+from .files import check_input, describe, reading
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -33,7 +35,8 @@ def list_images(folder: str | Path, recursive: bool = False) -> list[Path]:
     if not folder.is_dir():
         raise ImageError(f"{folder}: is not a folder")
     pattern = "**/*" if recursive else "*"
-    files = sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in folder.glob(pattern)
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_temp_name(p.name))
     if not files:
         raise ImageError(f"{folder}: has no images ({', '.join(IMAGE_SUFFIXES)})")
     return files
@@ -53,6 +56,7 @@ def open_image(path: str | Path, max_pixels: int | None = None) -> Image.Image:
             im = Image.open(path)
         with im:
             _check_size(path, im.size, limit)
+            _check_single_frame(path, im)
             im.load()  # decode now so that truncated files fail here
             out = ImageOps.exif_transpose(im)
             if out is im:
@@ -66,8 +70,10 @@ def open_image(path: str | Path, max_pixels: int | None = None) -> Image.Image:
         ) from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(f"{path}: cannot decode image ({e})") from None
+    except (ImageError, MemoryError):
+        raise
+    except Exception as e:  # whatever a Pillow decoder raises for a damaged file
+        raise ImageError(f"{path}: cannot decode image ({describe(e)})") from e
 
 
 def default_max_pixels() -> int | None:
@@ -75,10 +81,38 @@ def default_max_pixels() -> int | None:
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise ImageError(f"{path}: no such file")
     if path.is_dir():
         raise ImageError(f"{path}: is a folder, not an image")
+    check_input(path, ImageError, "an image")
+
+
+def _check_single_frame(path: Path, im: Image.Image) -> None:
+    """Refuse animations and multi-page files: upscaling the first frame alone would silently drop the rest.
+    (MPO, a camera JPEG with a preview or depth image after the photo, is read as its first image.)"""
+    frames = getattr(im, "n_frames", 1)
+    if frames > 1 and im.format != "MPO":
+        raise multi_frame_error(path, frames, im.format)
+
+
+def multi_frame_error(path: Path, frames: int, fmt: str | None) -> ImageError:
+    what, kind = ("a multi-page", "pages") if fmt == "TIFF" else ("an animated", "frames")
+    return ImageError(f"{path}: {what} {fmt} of {frames} {kind}; rlfn upscales single images and never keeps just "
+                      f"the first of several {kind}: split it into single images first")
+
+
+# Largest width or height each output format can hold.
+FORMAT_LIMITS = {"WEBP": 16383, "JPEG": 65535, "PNG": 2**31 - 1, "TIFF": 2**32 - 1, "BMP": 2**31 - 1}
+
+
+def check_output_size(path: str | Path, fmt: str, width: int, height: int) -> None:
+    """An ImageError, before any work, if a ``width``×``height`` image does not fit format ``fmt``."""
+    limit = FORMAT_LIMITS.get(fmt)
+    if limit is not None and max(width, height) > limit:
+        others = ", ".join(SUFFIX_FOR[k].lstrip(".") for k, v in FORMAT_LIMITS.items()
+                           if v >= max(width, height) and k != "BMP")
+        name = {"WEBP": "WebP"}.get(fmt, fmt)
+        raise ImageError(f"{path}: the output would be {width}×{height}, over {name}'s limit of {limit:,} pixels "
+                         f"per side; choose another --format ({others})")
 
 
 def _check_size(path: Path, size: tuple[int, int], limit: int | None) -> None:
@@ -108,6 +142,11 @@ def _pillow_limit_off():
 def read_rgb(path: str | Path) -> torch.Tensor:
     """An image file as a float32 RGB tensor 3×H×W with values in [0, 255] (grayscale repeated to RGB)."""
     im = open_image(path)
+    with reading(path, ImageError, "cannot decode image"):
+        return _rgb_tensor(im)
+
+
+def _rgb_tensor(im: Image.Image) -> torch.Tensor:
     if im.mode != "RGB":
         if im.mode in ("I;16", "I;16B", "I", "F"):
             arr = np.asarray(im, dtype=np.float64)
@@ -212,10 +251,9 @@ def _read_png16(path: Path, limit: int | None) -> Picture:
     hdr = png16.read_header(path)
     assert hdr is not None  # checked by the caller
     _check_size(path, (hdr.width, hdr.height), limit)
-    try:
-        data = png16.read(path)
-    except png16.PNGFormatError as e:
-        raise ImageError(f"{path}: cannot decode image ({e})") from None
+    data = png16.read(path)
+    if data.frames > 1:
+        raise multi_frame_error(path, data.frames, "PNG")
     exif_bytes = None
     pixels = data.pixels
     if data.exif:
@@ -241,6 +279,7 @@ def _read_tiff16(path: Path, limit: int | None) -> Picture | None:
         with im:
             if not tiff16.is_16bit_colour(im):
                 return None
+            _check_single_frame(path, im)
             _check_size(path, im.size, limit)
             orientation = int(im.tag_v2.get(_ORIENTATION, 1))
             exif = _exif_without_orientation(im)
@@ -285,6 +324,13 @@ def load_picture(path: str | Path, max_pixels: int | None = None) -> Picture:
 
     path = Path(path)
     _check_file(path)
+    with reading(path, ImageError, "cannot decode image"):
+        return _load_picture(path, max_pixels)
+
+
+def _load_picture(path: Path, max_pixels: int | None) -> Picture:
+    from . import png16
+
     limit = default_max_pixels() if max_pixels is None else max_pixels
     if png16.needs_own_decoder(path):
         hdr = png16.read_header(path)
@@ -329,6 +375,7 @@ def save_picture(pic: Picture, path: str | Path, fmt: str | None = None, *, qual
 
     path = Path(path)
     fmt = format_for(path, fmt)
+    check_output_size(path, fmt, *pic.size)
     note = warn or (lambda _msg: None)
     arr = pic.pixels
     if fmt == "JPEG" and pic.has_alpha:

@@ -36,6 +36,7 @@ class PNG16:
     pixels: np.ndarray  # H×W×C uint16
     icc: bytes | None = None
     exif: bytes | None = None
+    frames: int = 1  # an animated PNG (acTL chunk) has more; ``pixels`` is then its default image only
 
 
 def read_header(path: str | Path) -> PNGHeader | None:
@@ -119,17 +120,21 @@ def read(path: str | Path) -> PNG16:
     hdr: PNGHeader | None = None
     idat: list[bytes] = []
     icc = exif = None
+    frames = 1
     for kind, body in _chunks(data):
         if kind == b"IHDR":
+            if len(body) < 13:
+                raise PNGFormatError("IHDR chunk too short")
             w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body[:13])
             hdr = PNGHeader(w, h, depth, ctype, interlace)
         elif kind == b"IDAT":
             idat.append(body)
         elif kind == b"iCCP":
-            name_end = body.index(b"\0")
-            icc = zlib.decompress(body[name_end + 2 :])
+            icc = _icc_profile(body)
         elif kind == b"eXIf":
             exif = body
+        elif kind == b"acTL" and len(body) >= 4:
+            frames = max(frames, struct.unpack(">I", body[:4])[0])
     if hdr is None or hdr.bit_depth != 16 or hdr.color_type not in _CHANNELS:
         raise PNGFormatError("not a 16-bit grey/RGB(A) PNG")
     if hdr.interlace:
@@ -146,7 +151,26 @@ def read(path: str | Path) -> PNG16:
     buf = np.frombuffer(raw, dtype=np.uint8, count=hdr.height * (1 + stride))
     px = _unfilter(buf, hdr.height, stride, bpp)
     arr = px.view(">u2").reshape(hdr.height, hdr.width, ch).astype(np.uint16)
-    return PNG16(arr, icc, exif)
+    return PNG16(arr, icc, exif, frames)
+
+
+_MAX_ICC = 64 << 20
+
+
+def _icc_profile(body: bytes) -> bytes | None:
+    """The profile of an iCCP chunk, or None if it is damaged: like Pillow for 8-bit PNGs, a colour profile
+    that cannot be read is dropped, not a reason to refuse the image."""
+    name_end = body.find(b"\0")
+    if name_end < 0 or name_end + 2 > len(body) or body[name_end + 1] != 0:
+        return None
+    d = zlib.decompressobj()
+    try:
+        icc = d.decompress(body[name_end + 2 :], _MAX_ICC)
+    except zlib.error:
+        return None
+    if d.unconsumed_tail or not d.eof:
+        return None  # larger than any real profile, or cut short
+    return icc or None
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

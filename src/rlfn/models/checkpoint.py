@@ -76,34 +76,78 @@ def _unwrap(obj: object, path: Path) -> tuple[dict[str, torch.Tensor], dict[str,
     return state, meta
 
 
+def _sniff(path: Path) -> str:
+    """What the first bytes say: "zip" (PyTorch ≥ 1.6), "pickle" (older PyTorch), "safetensors" or "unknown"."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
+        return "pickle"
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 100_000_000:
+        return "safetensors"
+    return "unknown"
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Load a checkpoint file as (state dict on the CPU, metadata strings)."""
+    """Load a checkpoint file as (state dict on the CPU, metadata strings).
+
+    Whatever the file is, the outcome is a state dict of finite tensors or one :class:`CheckpointError` (or
+    :class:`CheckpointMismatchError`) naming the file; pickles are loaded with ``weights_only`` and never run.
+    """
+    from ..io.files import check_input, reading
+
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such file")
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+    check_input(path, CheckpointError, "a checkpoint")
+    with reading(path, CheckpointError, "cannot read it"):
+        kind = _sniff(path)
+    if kind == "safetensors" or (kind == "unknown" and path.suffix == ".safetensors"):
         from safetensors import safe_open
+        from safetensors.torch import load_file
 
-        try:
+        with reading(path, CheckpointError, "not a readable safetensors file"):
             with safe_open(str(path), framework="pt") as f:
                 meta = dict(f.metadata() or {})
             state = load_file(str(path), device="cpu")
-        except (SafetensorError, OSError, ValueError) as e:
-            raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
-        return _unwrap(state, path)[0], meta
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "unpickling failed"
-        raise CheckpointError(f"{path}: refused, it is not a plain tensor checkpoint ({first[:160]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({first[:160]})") from None
-    return _unwrap(obj, path)
+        state = _unwrap(state, path)[0]
+    elif kind == "unknown":
+        raise CheckpointError(f"{path}: not a checkpoint (neither a PyTorch .pth/.pt file nor safetensors)")
+    else:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as e:
+            raise CheckpointError(
+                f"{path}: refused, it holds Python objects besides tensors, and rlfn never unpickles those "
+                f"({_first_line(e)})") from e
+        except (CheckpointError, MemoryError):
+            raise
+        except Exception as e:  # torch.load raises many types for damaged files (RuntimeError, KeyError, ...)
+            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, damaged or cut short "
+                                  f"({_first_line(e)})") from e
+        state, meta = _unwrap(obj, path)
+    _check_finite(state, path)
+    return state, meta
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    if not text:
+        return type(e).__name__
+    line = text.splitlines()[0]
+    if "Weights only load failed" in line:  # PyTorch's long explanation; its useful part comes later
+        why = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(("WeightsUnpickler error", "Unsupported"))]
+        line = why[0] if why else "not a plain tensor file"
+    return f"{type(e).__name__}: {line[:160]}" if not isinstance(e, (OSError, pickle.UnpicklingError)) else line[:160]
+
+
+def _check_finite(state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Weights with NaN or infinite values give black or garbage images: refuse them here, by name."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{path}: {len(bad)} of its {len(state)} tensors hold NaN or infinite values "
+                              f"(e.g. {bad[0]!r}); the file is damaged or comes from a diverged training run")
 
 
 _BLOCK_RE = re.compile(r"^block_(\d+)\.c1_r\.weight$")

@@ -78,13 +78,20 @@ class SRModel:
     def name(self) -> str:
         return f"{self.variant}_x{self.scale}"
 
+    def _first_tensor(self) -> torch.Tensor | None:
+        """A parameter or buffer of the module, if it has any (a wrapped network may have none)."""
+        t = next(iter(self.module.parameters()), None)
+        return t if t is not None else next(iter(self.module.buffers()), None)
+
     @property
     def device(self) -> torch.device:
-        return next(self.module.parameters()).device
+        t = self._first_tensor()
+        return t.device if t is not None else torch.device("cpu")
 
     @property
     def dtype(self) -> torch.dtype:
-        return next(self.module.parameters()).dtype
+        t = self._first_tensor()
+        return t.dtype if t is not None else torch.float32
 
     @property
     def num_parameters(self) -> int:

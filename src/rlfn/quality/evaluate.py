@@ -14,11 +14,12 @@ from typing import Literal
 
 import torch
 
+from ..errors import ImageError
 from ..io.images import list_images, save_rgb
 from ..models.descriptor import SRModel
 from ..progress import progress
 from .degradation import bicubic_upscale, read_pair
-from .metrics import crop_border, psnr, psnr_rgb, psnr_y, ssim, ssim_y, to_255
+from .metrics import SSIM_WINDOW, crop_border, psnr, psnr_rgb, psnr_y, ssim, ssim_y, to_255
 from .realworld import EvalDegradation, image_seed
 
 Protocol = Literal["y", "rgb"]
@@ -54,10 +55,24 @@ class DatasetResult:
         return d
 
 
+def border_of(scale: int, protocol: Protocol) -> int:
+    return scale if protocol == "y" else 4
+
+
+def check_scorable(path: Path, hr: torch.Tensor, scale: int, protocol: Protocol) -> None:
+    """An ImageError naming ``path`` if its HR image is too small for SSIM once the border is cropped."""
+    need = SSIM_WINDOW + 2 * border_of(scale, protocol)
+    h, w = hr.shape[-2:]
+    if min(h, w) < need:
+        raise ImageError(f"{path}: {w}×{h} is too small to score at x{scale}: the SSIM window ({SSIM_WINDOW} px) "
+                         f"plus the {border_of(scale, protocol)}-pixel border needs at least {need}×{need} pixels")
+
+
 def score(sr255: torch.Tensor, hr255: torch.Tensor, scale: int, protocol: Protocol) -> tuple[float, float]:
     if protocol == "y":
         return psnr_y(sr255, hr255, scale), ssim_y(sr255, hr255, scale)
-    return psnr_rgb(sr255, hr255, 4), ssim(crop_border(sr255, 4), crop_border(hr255, 4))
+    b = border_of(scale, protocol)
+    return psnr_rgb(sr255, hr255, b), ssim(crop_border(sr255, b), crop_border(hr255, b))
 
 
 def evaluate_folder(
@@ -80,6 +95,7 @@ def evaluate_folder(
     scores: list[ImageScore] = []
     for path in progress(files, desc=hr_dir.name, quiet=quiet, unit="img"):
         hr, lr = read_pair(path, lr_dir, scale)
+        check_scorable(path, hr, scale, protocol)
         if degradation is not None and degradation.steps:
             lr = degradation.apply(lr.round().clamp(0, 255).to(torch.uint8), image_seed(path.stem))
         hr, lr = hr.to(torch.float64), lr.to(torch.float64)

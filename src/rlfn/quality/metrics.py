@@ -36,7 +36,10 @@ def psnr(img1: torch.Tensor, img2: torch.Tensor, data_range: float = 255.0) -> f
     return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
 
 
-def _gaussian_1d(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+SSIM_WINDOW = 11
+
+
+def _gaussian_1d(size: int = SSIM_WINDOW, sigma: float = 1.5) -> torch.Tensor:
     x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(x**2) / (2 * sigma**2))
     return g / g.sum()
@@ -62,6 +65,8 @@ def ssim(img1: torch.Tensor, img2: torch.Tensor, data_range: float = 255.0) -> f
     K2 = 0.03, 'valid' filtering. Images are H×W (one channel) or C×H×W (mean over channels)."""
     if img1.shape != img2.shape:
         raise ValueError(f"shapes differ: {tuple(img1.shape)} vs {tuple(img2.shape)}")
+    if min(img1.shape[-2:]) < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW} pixels, got {tuple(img1.shape[-2:])}")
     a = img1.to(torch.float64)
     b = img2.to(torch.float64)
     if a.dim() == 2:

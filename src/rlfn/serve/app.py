@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import RLFNError
+from ..io.images import FORMAT_LIMITS
 from .catalogue import Catalogue, OptionError
 from .images import FORMATS, MEDIA_TYPES, SUFFIXES, HTTPImageError, decode, encode, probe
 from .jobs import Cancelled, JobQueue, QueueFull
@@ -321,6 +322,10 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
         except HTTPImageError as e:
             raise ApiError(e.status, str(e)) from None
         fmt = FORMATS[format] if format else info.format
+        side = max(info.width, info.height) * entry.upscaler.scale
+        if side > FORMAT_LIMITS.get(fmt, side):  # refused before the work, not by the encoder after it
+            raise ApiError(422, f"the output would be {side} pixels wide or high, over {fmt}'s limit of "
+                                f"{FORMAT_LIMITS[fmt]:,}; ask for another format (png or tif)")
         max_pixels = settings.max_pixels
 
         def work(job):

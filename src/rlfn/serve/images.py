@@ -51,6 +51,7 @@ def probe(data: bytes, max_pixels: int) -> Probe:
     try:
         with _open(data, READABLE) as im:
             fmt, (w, h) = im.format, im.size
+            frames = getattr(im, "n_frames", 1)
     except Image.DecompressionBombError as e:
         raise HTTPImageError(413, f"refused as a possible decompression bomb ({e})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
@@ -61,6 +62,8 @@ def probe(data: bytes, max_pixels: int) -> Probe:
         raise HTTPImageError(400, "not an image (PNG, JPEG, WebP, BMP or TIFF) that can be read") from None
     if w < 1 or h < 1:
         raise HTTPImageError(400, f"an empty image ({w}×{h})")
+    if frames > 1 and fmt != "MPO":  # never upscale the first frame alone and drop the rest
+        raise HTTPImageError(415, f"an image with {frames} frames or pages ({fmt}); send a single image")
     if w * h > max_pixels:
         raise HTTPImageError(
             413, f"the image is {w}×{h} = {w * h / 1e6:.2f} megapixels, over this server's limit of "

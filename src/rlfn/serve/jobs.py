@@ -121,22 +121,19 @@ class JobQueue:
             with self._lock:
                 self._running += 1
             t0 = time.perf_counter()
-            outcome = "cancelled"
+            outcome, result, error = "cancelled", None, None
             try:
                 # False: the waiting side cancelled the future itself; nobody wants a result
                 if job.future.set_running_or_notify_cancel() and not job.cancelled:
                     try:
                         result = job.fn(job)
-                    except Cancelled as e:  # stopped part-way, between two tiles
-                        job.future.set_exception(e)
-                    except BaseException as e:  # noqa: BLE001 - handed to the waiting request, which decides
-                        outcome = "failed"
-                        job.future.set_exception(e)
-                    else:
                         outcome = "done"
-                        job.future.set_result(result)
+                    except Cancelled as e:  # stopped part-way, between two tiles
+                        error = e
+                    except BaseException as e:  # noqa: BLE001 - handed to the waiting request, which decides
+                        outcome, error = "failed", e
                 elif not job.future.done():
-                    job.future.set_exception(Cancelled())
+                    error = Cancelled()
             finally:
                 with self._lock:
                     self._running -= 1
@@ -145,6 +142,12 @@ class JobQueue:
                     if outcome == "done":
                         self._seconds += time.perf_counter() - t0
                     idle = self._admitted == 0
+                # The place is free before the answer goes out: a client that sends its next request as soon
+                # as it has this answer finds room (it got 503 when the machine was slow to reach this line).
+                if outcome == "done":
+                    job.future.set_result(result)
+                elif error is not None:
+                    job.future.set_exception(error)
                 if idle:  # the burst is over: give its memory back (a few milliseconds)
                     heap.trim()
 

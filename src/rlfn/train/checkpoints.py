@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
 def init_from(model: RLFN, path: str) -> str:
     """Load weights from ``path``; at another scale keep everything but the upsampler. Says what it did."""
-    state, _ = read_checkpoint(path)
+    try:
+        state, _ = read_checkpoint(path)
+    except CheckpointError as e:
+        raise CheckpointError(f"model.init_from: {e}") from None
     own = model.state_dict()
     skipped = [k for k in state if k.startswith("upsampler.") and k in own and state[k].shape != own[k].shape]
     state = {k: v for k, v in state.items() if k not in skipped}
@@ -59,6 +62,9 @@ def save_state(state: dict[str, Any], path: Path) -> Path:
 
 def load_state(path: Path, stages: list[StageConfig]) -> dict[str, Any]:
     """A checkpoint written by ``rlfn train``, checked against the config's stages."""
+    from ..io.files import check_input
+
+    check_input(path, CheckpointError, "a training checkpoint")
     try:
         st = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix

@@ -392,11 +392,14 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     """Read a YAML config file, apply ``--set`` overrides and validate."""
+    from ..io.files import read_text
+
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"{path}: no such config file")
+    text = read_text(path, ConfigError, "YAML config file")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else "parse error"
         raise ConfigError(f"{path}: not valid YAML ({first})") from None

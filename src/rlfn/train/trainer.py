@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +28,7 @@ import torch
 import yaml
 from torch import nn
 
-from ..errors import CheckpointError, ConfigError, DeviceError, TrainingDivergedError
+from ..errors import CheckpointError, ConfigError, DeviceError, TrainingDivergedError, WriteError
 from ..inference.devices import resolve_device
 from ..io.atomic import atomic_write
 from ..models.checkpoint import save_safetensors
@@ -62,6 +64,8 @@ class Trainer:
             raise DeviceError("train.precision fp16 needs a CUDA GPU (use bf16 or fp32 here)")
         self.out = Path(cfg.out_dir)
         self.ckpt_dir = self.out / "checkpoints"
+        if self.dist.main:
+            self._check_out_dir()
         self.resume_path = self._resume_path(resume)
         self.variant = parse_name(cfg.model.variant)[0].name
         self.scale = cfg.model.scale
@@ -105,16 +109,35 @@ class Trainer:
             raise CheckpointError(f"--resume: {path}: no such checkpoint")
         return path
 
+    def _check_out_dir(self) -> None:
+        """Fail before any work if out_dir cannot be a folder this process writes to."""
+        out = self.out
+        if out.exists() and not out.is_dir():
+            raise WriteError(f"out_dir: {out} is a file, not a folder")
+        probe = out
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir():
+            raise WriteError(f"out_dir: {out}: cannot create it ({probe} is a file, not a folder)")
+        try:  # a real try (os.access says yes to root, and knows nothing of read-only file systems)
+            os.rmdir(tempfile.mkdtemp(prefix=".rlfn-probe-", dir=probe))
+        except OSError as e:
+            raise WriteError(f"out_dir: {out}: cannot write there ({probe}: {e.strerror or e})") from None
+
     def _open_outputs(self) -> None:
         if not self.dist.main:
             return
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.ckpt_dir.mkdir(exist_ok=True)
-        (self.out / "export").mkdir(exist_ok=True)
-        text = yaml.safe_dump(self.cfg.to_dict(), sort_keys=False)
-        atomic_write(self.out / "config.yaml", lambda tmp: tmp.write_text(text), overwrite=True)
-        self.bar_mode = sys.stderr.isatty() and not self.quiet
-        self.log.open(self.out, echo=not self.quiet, tensorboard=self.cfg.train.tensorboard)
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.ckpt_dir.mkdir(exist_ok=True)
+            (self.out / "export").mkdir(exist_ok=True)
+            text = yaml.safe_dump(self.cfg.to_dict(), sort_keys=False)
+            atomic_write(self.out / "config.yaml", lambda tmp: tmp.write_text(text), overwrite=True)
+            self.bar_mode = sys.stderr.isatty() and not self.quiet
+            self.log.open(self.out, echo=not self.quiet, tensorboard=self.cfg.train.tensorboard)
+        except OSError as e:
+            where = e.filename or self.out
+            raise WriteError(f"out_dir: {where}: cannot write there ({e.strerror or e})") from None
 
     # ------------------------------------------------------------ checkpoints
 
