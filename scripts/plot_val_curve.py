@@ -114,7 +114,7 @@ def main() -> None:
                 ax.axvline(x, color=colour, alpha=0.25, linewidth=0.8)
                 ax.text(x, c.bicubic, f" {label} {name}", rotation=90, fontsize=7, va="bottom", color=colour)
     axes[0].set_xlabel("training steps (batch 16)")
-    axes[1].set_xlabel("training hours on 2 CPU cores")
+    axes[1].set_xlabel("training hours (wall clock, 2 CPU cores)")
     for ax in axes:
         ax.set_ylabel("Set5 PSNR (dB, Y channel)")
         ax.grid(alpha=0.3)

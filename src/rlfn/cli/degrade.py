@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from .common import MAX_SCALE, int_in, scale_type
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("in_dir", metavar="IN_DIR", help="folder of HR images")
@@ -14,10 +16,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--spec", metavar="SPEC", default=None,
                    help="a fixed degradation after the MATLAB bicubic instead, as rlfn eval --degrade: jpegQ, "
                         "noiseS or both, e.g. jpeg50, noise10+jpeg70, clean")
-    p.add_argument("--stage", type=int, default=1, metavar="N",
+    p.add_argument("--stage", type=int_in(1), default=1, metavar="N",
                    help="with --config: the stage whose data.degradation to apply, from 1 (default: %(default)s)")
-    p.add_argument("--scale", "-s", type=int, default=None, help="downscaling factor (default: the config's, else 4)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--scale", "-s", type=scale_type, default=None,
+                   help=f"downscaling factor, 1 to {MAX_SCALE} (default: the config's, else 4)")
+    p.add_argument("--seed", type=int_in(0), default=0,
                    help="with the image's name, decides the random draws (default: %(default)s; with --spec, "
                         "seed 0 gives exactly the LR of rlfn eval --degrade)")
     p.add_argument("--overwrite", action="store_true", help="replace existing files in OUT_DIR")
