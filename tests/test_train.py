@@ -88,21 +88,26 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, monkeypatch):
     assert len(lb) == len(la) + 1 and la == pytest.approx(lb[:6] + lb[7:], rel=1e-5)
 
 
-def test_mid_stage_resume_matches(tmp_path, monkeypatch):
-    common = dict(train={"steps": 5, "checkpoint_every": 3, "ema": 0.9}, optim={"schedule": "cosine"})
-    straight = Trainer(tiny_config(tmp_path / "a", **common), quiet=True).fit()
-    cfg = tiny_config(tmp_path / "b", **common)
+def _fit_interrupted_at(monkeypatch, cfg, step: int) -> None:
+    """Run ``cfg`` and stop it (as a crash would) right after the log of ``step``."""
     orig = Trainer._log_train
 
     def crash(self, *a, **k):
         orig(self, *a, **k)
-        if self.step == 4:
+        if self.step == step:
             raise _Interrupt
 
     monkeypatch.setattr(Trainer, "_log_train", crash)
     with pytest.raises(_Interrupt):
         Trainer(cfg, quiet=True).fit()
     monkeypatch.setattr(Trainer, "_log_train", orig)
+
+
+def test_mid_stage_resume_matches(tmp_path, monkeypatch):
+    common = dict(train={"steps": 5, "checkpoint_every": 3, "ema": 0.9}, optim={"schedule": "cosine"})
+    straight = Trainer(tiny_config(tmp_path / "a", **common), quiet=True).fit()
+    cfg = tiny_config(tmp_path / "b", **common)
+    _fit_interrupted_at(monkeypatch, cfg, 4)
     resumed = Trainer(cfg, resume="auto", quiet=True).fit()
     a, b = load_file(str(straight)), load_file(str(resumed))
     for k in a:
@@ -229,17 +234,7 @@ def test_realworld_smoke_and_resume_with_other_workers(tmp_path, monkeypatch):
     assert len(_train_losses(tmp_path / "a" / "run")) == 5
     assert "runs the realworld degradation in the training process" not in (tmp_path / "a" / "run" / "train.log").read_text()
     cfg = tiny_config(tmp_path / "b", **common)
-    orig = Trainer._log_train
-
-    def crash(self, *a, **k):
-        orig(self, *a, **k)
-        if self.step == 4:
-            raise _Interrupt
-
-    monkeypatch.setattr(Trainer, "_log_train", crash)
-    with pytest.raises(_Interrupt):
-        Trainer(cfg, quiet=True).fit()
-    monkeypatch.setattr(Trainer, "_log_train", orig)
+    _fit_interrupted_at(monkeypatch, cfg, 4)
     cfg0 = tiny_config(tmp_path / "b", data={"degradation": "realworld", "workers": 0}, train=common["train"])
     resumed = Trainer(cfg0, resume="auto", quiet=True).fit()
     a, b = load_file(str(straight)), load_file(str(resumed))

@@ -34,7 +34,6 @@ import dataclasses
 import io
 import math
 import re
-import typing
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -44,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .. import strict
 from ..errors import ConfigError
 
 KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
@@ -101,17 +101,7 @@ class RealWorldConfig:
     def from_dict(cls, data: Mapping[str, Any] | None, prefix: str = "data.degradation") -> "RealWorldConfig":
         """Build from a plain mapping (YAML), strictly: unknown keys, wrong types and bad values are refused
         with a :class:`~rlfn.errors.ConfigError` naming the key (``data.degradation.blur_prob: ...``)."""
-        if data is None:
-            data = {}
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{prefix}: expected a mapping, got {data!r}")
-        hints = typing.get_type_hints(cls)
-        names = [f.name for f in dataclasses.fields(cls)]
-        for k in data:
-            if k not in names:
-                raise ConfigError(f"{prefix}.{k}: unknown key (known here: {', '.join(sorted(names))})")
-        kwargs = {k: _coerce(v, hints[k], f"{prefix}.{k}") for k, v in data.items()}
-        cfg = cls(**kwargs)
+        cfg = strict.build(cls, data, prefix)
         cfg.check(prefix)
         return cfg
 
@@ -155,34 +145,6 @@ class RealWorldConfig:
         for m in self.resize_modes:
             if m not in RESIZE_MODES:
                 raise ConfigError(f"{key('resize_modes')}: unknown mode {m!r}; known: {', '.join(RESIZE_MODES)}")
-
-
-def _type_name(tp: Any) -> str:
-    if typing.get_origin(tp) is list:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}"
-    return getattr(tp, "__name__", str(tp))
-
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Like :mod:`rlfn.train.config`: ints are floats where a float is wanted; booleans are never numbers."""
-    if typing.get_origin(tp) is list:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-        (item,) = typing.get_args(tp)
-        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
-    if tp is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    if tp is str and isinstance(value, str):
-        return value
-    raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
 
 
 def _pair(v: Sequence[float], key: str) -> tuple[float, float]:
