@@ -3,8 +3,8 @@
 #   scripts/campaign.sh x2|x4          start, or resume from runs/<run>/checkpoints/last.pt, or (on a new
 #                                      machine, where runs/ is gone) from the state committed in training/
 #   scripts/campaign.sh save x2|x4     copy the run's resume state into training/ (commit it afterwards)
-#   scripts/campaign.sh stop           stop the running campaign process with SIGTERM (a background job ignores SIGINT);
-#                                      it resumes from its last checkpoint
+#   scripts/campaign.sh stop           stop the running campaign with SIGTERM (a background job ignores SIGINT):
+#                                      it finishes its step, writes last.pt and stops
 # Run from the repository root; the log is runs/<run>/nohup.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -19,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -216,8 +218,9 @@ class Trainer:
                          "data.workers: 1 or more keeps it off the training threads and is faster")
         final = self.out / f"{self.variant}_x{self.scale}.safetensors"
         try:
-            while self.stage < len(cfg.stages):
-                self._run_stage()
+            with self._stop_between_steps():
+                while self.stage < len(cfg.stages):
+                    self._run_stage()
             self.export(final, len(cfg.stages) - 1, cfg.stages[-1].steps)
             self.log(f"done: {final} (best val PSNR {self.best:.3f} dB)")
         finally:
@@ -243,10 +246,44 @@ class Trainer:
             if self.log.bar is not None:
                 self.log.bar.update(1)
             self._after_step(meter, st)
+            if self._stop_signal is not None:
+                self._stop_now()
         if self.log.bar is not None:
             self.log.bar.close()
         self.log.bar = None
         self._end_stage(st)
+
+    @contextlib.contextmanager
+    def _stop_between_steps(self):
+        """SIGINT, SIGTERM and SIGHUP while training finish the current step, write last.pt and then stop, so
+        a resumed run loses no step (stopped mid-step, the optimiser's update could be half applied).
+        Handlers are set only in the main thread; a signal the process ignores (nohup's SIGHUP) stays ignored."""
+        self._stop_signal = None
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        sigs = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
+        saved = {s: signal.getsignal(s) for s in sigs}
+
+        def request(signum: int, _frame) -> None:
+            self._stop_signal = signum
+
+        for s in sigs:
+            if saved[s] is not signal.SIG_IGN:
+                signal.signal(s, request)
+        try:
+            yield
+        finally:
+            for s, handler in saved.items():
+                if handler is not None:
+                    signal.signal(s, handler)
+
+    def _stop_now(self) -> None:
+        self.save()
+        name = signal.Signals(self._stop_signal).name
+        self.log(f"{name}: stopped after stage {self.stage + 1} step {self.step}; {self.ckpt_dir / 'last.pt'} "
+                 "written (continue with --resume)")
+        raise KeyboardInterrupt(name)
 
     def _announce_stage(self, st: StageConfig) -> None:
         b, world = st.data.batch_size, self.dist.world
