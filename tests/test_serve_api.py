@@ -236,6 +236,15 @@ def test_openapi_docs(client):
     assert {"400", "413", "415", "422", "503"} <= set(up["responses"])
 
 
+def test_openapi_docs_work_offline(client):
+    pytest.importorskip("swagger_ui_bundle", reason="swagger-ui-bundle (in rlfn[serve]) is not installed")
+    page = client.get("/docs").text
+    assert "https://" not in page and "/docs/assets/swagger-ui-bundle.js" in page
+    js, css = client.get("/docs/assets/swagger-ui-bundle.js"), client.get("/docs/assets/swagger-ui.css")
+    assert js.status_code == css.status_code == 200 and "SwaggerUIBundle" in js.text and "swagger-ui" in css.text
+    assert client.get("/docs/assets/index.html").status_code == 404  # only those two files
+
+
 # ---- the token --------------------------------------------------------------------------------------------------------
 
 

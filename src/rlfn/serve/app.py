@@ -35,6 +35,17 @@ log = logging.getLogger("rlfn.serve")
 
 MULTIPART_SLACK = 16 * 1024  # form boundaries and part headers, on top of the image's own bytes
 RAW_TYPES = {"", "application/octet-stream", *MEDIA_TYPES.values(), "image/jpg", "image/x-ms-bmp", "image/x-bmp"}
+def _swagger_assets() -> dict[str, tuple[bytes, str]]:
+    """Swagger UI's two files from the swagger-ui-bundle package, read once; empty without it (FastAPI's
+    default /docs then loads them from a CDN)."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        return {}
+    files = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
+    return {name: ((swagger_ui_path / name).read_bytes(), media) for name, media in files.items()}
+
+
 STATIC = {  # URL path → (package file, media type): the only files a request can get
     "/": ("index.html", "text/html; charset=utf-8"),
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
@@ -211,7 +222,9 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
         yield
         jobs.close()
 
+    docs_assets = _swagger_assets()
     app = FastAPI(title="rlfn serve", version=__version__, lifespan=lifespan, redoc_url=None,
+                  docs_url=None if docs_assets else "/docs",
                   description="Super-resolution with RLFN over HTTP. Errors are JSON: "
                               '`{"error": "message", "status": code}`.')
     app.state.jobs = jobs
@@ -265,6 +278,26 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
 
     for path in pages:
         app.add_api_route(path, _page(path), methods=["GET"], include_in_schema=False)
+
+    if docs_assets:  # the API docs from the package's own copy of Swagger UI: they work offline too
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        @app.get("/docs", include_in_schema=False)
+        async def api_docs():
+            return get_swagger_ui_html(openapi_url=app.openapi_url, title="rlfn serve: API",
+                                       swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                       swagger_css_url="/docs/assets/swagger-ui.css", swagger_favicon_url="")
+
+        def _asset(name: str):
+            content, media = docs_assets[name]
+
+            async def serve_asset() -> Response:
+                return Response(content, media_type=media, headers={"Cache-Control": "max-age=86400"})
+
+            return serve_asset
+
+        for name in docs_assets:
+            app.add_api_route(f"/docs/assets/{name}", _asset(name), methods=["GET"], include_in_schema=False)
 
     # ---- the API
 
