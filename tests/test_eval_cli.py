@@ -54,6 +54,27 @@ def test_eval_json_table_and_saved_images(dataset, checkpoint, tmp_path, capsys)
     assert Image.open(saved[0]).size == (48, 64)  # the HR size (W, H)
 
 
+def test_eval_json_is_not_replaced_without_overwrite(dataset, checkpoint, tmp_path, capsys):
+    out_json = tmp_path / "r.json"
+    out_json.write_text("keep me")
+    rc, out, err = run_cli(["eval", str(dataset), "--weights", str(checkpoint), "--json", str(out_json), "-q"], capsys)
+    assert rc == 2 and "--json" in err and "--overwrite" in err and "bicubic" not in out  # refused before the work
+    assert out_json.read_text() == "keep me"
+    rc, _, err = run_cli(["eval", str(dataset), "--weights", str(checkpoint), "--json", str(out_json), "-q",
+                          "--overwrite"], capsys)
+    assert rc == 0, err
+    assert json.loads(out_json.read_text())["model"] == "rlfn_s"
+
+
+def test_models_json_lists_variants_and_weights(capsys):
+    rc, out, _ = run_cli(["models", "--json"], capsys)
+    data = json.loads(out)
+    assert rc == 0 and [v["name"] for v in data["variants"]] == ["rlfn", "rlfn_s", "rlfn_ntire"]
+    by_name = {(w["name"], w["pretrained"]): w for w in data["weights"]}
+    assert by_name[("rlfn_s_x4", "ours")]["bundled"] and by_name[("rlfn_s_x4", "ours")]["pixel_range"] == 1.0
+    assert by_name[("rlfn_ntire_x4", "official")]["url"].startswith("https://")
+
+
 def test_paired_folders_give_the_same_scores(dataset, checkpoint, tmp_path, capsys):
     from rlfn.quality.degradation import make_lr
     from rlfn.io.images import read_rgb

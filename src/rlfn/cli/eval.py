@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "noiseS (Gaussian, 0-255 levels) or both, e.g. jpeg50, noise10+jpeg70; the noise is "
                         "seeded per image name, so runs repeat (default: %(default)s)")
     p.add_argument("--save", metavar="DIR", default=None, help="save the SR images under DIR/<dataset>/")
-    p.add_argument("--overwrite", action="store_true", help="replace existing files under --save")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files under --save and an existing --json file")
     p.add_argument("--json", metavar="FILE", default=None, help="write the results as JSON")
     p.add_argument("--per-image", action="store_true", help="also print every image's scores")
     p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: %(default)s)")
@@ -57,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
     if degradation.steps:
         print(f"degradation: {degradation} (applied to the LR, seeded per image)")
     results = []
+    if args.json:  # before the work, not after it
+        from ..io.atomic import refuse_existing
+
+        refuse_existing(args.json, args.overwrite, "--json")
     start = time.perf_counter()
     for i, d in enumerate(args.datasets):
         lr = args.lr_dirs[i] if args.lr_dirs else None
@@ -77,5 +81,6 @@ def run(args: argparse.Namespace) -> int:
         }
         from ..io.atomic import atomic_write
 
-        atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"), overwrite=True)
+        atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"),
+                     overwrite=args.overwrite)
     return 0
