@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import contextlib
 import os
 import signal
 import sys
-import threading
+
+from ..signals import handled
 
 COMMANDS = {
     "upscale": "upscale images with a super-resolution model",
@@ -70,22 +70,9 @@ def _on_stop_signal(signum: int, _frame) -> None:
     raise Stopped(signum)
 
 
-@contextlib.contextmanager
 def _stop_on_signals():
-    """SIGTERM and SIGHUP raise :class:`Stopped` (only the main thread may set handlers); restored after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {s: signal.getsignal(s) for s in (*_STOP_SIGNALS, signal.SIGINT)}
-    for s in _STOP_SIGNALS:
-        if saved[s] != signal.SIG_IGN:  # nohup's SIGHUP stays ignored
-            signal.signal(s, _on_stop_signal)
-    try:
-        yield
-    finally:
-        for s, handler in saved.items():
-            if handler is not None:
-                signal.signal(s, handler)
+    """SIGTERM and SIGHUP raise :class:`Stopped` while a command runs; restored after."""
+    return handled(_STOP_SIGNALS, _on_stop_signal, also_restore=(signal.SIGINT,))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,6 @@ import os
 import signal
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from ..models.registry import create_model, parse_name
 from ..models.rlfn import RLFN
 from ..models.weights import OURS_PIXEL_RANGE
 from ..quality.imresize import imresize
+from ..signals import STOP_SIGNALS, handled
 from . import distributed as D
 from .checkpoints import init_from, load_state, restore, save_state, training_state
 from .config import Config, StageConfig
@@ -259,24 +259,12 @@ class Trainer:
         a resumed run loses no step (stopped mid-step, the optimiser's update could be half applied).
         Handlers are set only in the main thread; a signal the process ignores (nohup's SIGHUP) stays ignored."""
         self._stop_signal = None
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        sigs = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
-        saved = {s: signal.getsignal(s) for s in sigs}
 
         def request(signum: int, _frame) -> None:
             self._stop_signal = signum
 
-        for s in sigs:
-            if saved[s] is not signal.SIG_IGN:
-                signal.signal(s, request)
-        try:
+        with handled(STOP_SIGNALS, request):
             yield
-        finally:
-            for s, handler in saved.items():
-                if handler is not None:
-                    signal.signal(s, handler)
 
     def _stop_now(self) -> None:
         self.save()
