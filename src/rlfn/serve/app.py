@@ -268,16 +268,15 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
 
     # ---- the page
 
-    def _page(path: str):
-        content, media = pages[path]
+    def _fixed(content: bytes, media: str, cache: str):
+        """A route that answers one file read at start: no path from a request reaches the file system."""
+        async def serve_file() -> Response:
+            return Response(content, media_type=media, headers={"Cache-Control": cache})
 
-        async def serve_page() -> Response:
-            return Response(content, media_type=media, headers={"Cache-Control": "no-cache"})
+        return serve_file
 
-        return serve_page
-
-    for path in pages:
-        app.add_api_route(path, _page(path), methods=["GET"], include_in_schema=False)
+    for path, (content, media) in pages.items():
+        app.add_api_route(path, _fixed(content, media, "no-cache"), methods=["GET"], include_in_schema=False)
 
     if docs_assets:  # the API docs from the package's own copy of Swagger UI: they work offline too
         from fastapi.openapi.docs import get_swagger_ui_html
@@ -288,16 +287,9 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
                                        swagger_js_url="/docs/assets/swagger-ui-bundle.js",
                                        swagger_css_url="/docs/assets/swagger-ui.css", swagger_favicon_url="")
 
-        def _asset(name: str):
-            content, media = docs_assets[name]
-
-            async def serve_asset() -> Response:
-                return Response(content, media_type=media, headers={"Cache-Control": "max-age=86400"})
-
-            return serve_asset
-
-        for name in docs_assets:
-            app.add_api_route(f"/docs/assets/{name}", _asset(name), methods=["GET"], include_in_schema=False)
+        for name, (content, media) in docs_assets.items():
+            app.add_api_route(f"/docs/assets/{name}", _fixed(content, media, "max-age=86400"), methods=["GET"],
+                              include_in_schema=False)
 
     # ---- the API
 
