@@ -42,5 +42,13 @@ if [[ "$1" == x4 ]]; then
   args+=(--set "model.init_from=training/campaign_rlfn_s_x2/rlfn_s_x2.safetensors")
 fi
 . .venv/bin/activate
-nohup python -m rlfn train "${args[@]}" >> "$out/nohup.log" 2>&1 &
+# The run owns the CPU: tests and builds beside it must yield. Under autogroup scheduling nice values only
+# count within one session, so (as root) turn autogroup off and raise the run's priority; then work started
+# with `nice -n 19` takes only what the run leaves (measured: 0.30 it/s with autogroup, 0.65 without).
+prio=()
+if [[ $EUID -eq 0 ]]; then
+  echo 0 > /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || true
+  prio=(nice -n -5)
+fi
+nohup "${prio[@]}" python -m rlfn train "${args[@]}" >> "$out/nohup.log" 2>&1 &
 echo "started pid $! : rlfn train ${args[*]} (log $out/nohup.log)"

@@ -258,8 +258,8 @@ def fuzz_special_inputs(root: Path, weights: Path, rep: Report) -> None:
         ("special/fifo", [fifo], "not a regular file"),
         ("special/folder", [folder_png, "-o", root / "o1"], "no images"),
         ("special/missing", [root / "nope.png"], "no such file"),
-        ("special/webp_limit", [wide, "-o", root / "o2", "--format", "webp"], "16,383"),
-        ("special/jpeg_limit", [huge, "-o", root / "o3", "--format", "jpg"], "65,535"),
+        ("special/webp_limit", [wide, "-o", root / "o2", "--ext", "webp"], "16,383"),
+        ("special/jpeg_limit", [huge, "-o", root / "o3", "--ext", "jpg"], "65,535"),
         ("special/suffix_path", [good, "--suffix", "/../../x"], "suffix"),
         ("special/out_is_file", [good, afile, "-o", afile], "is a file"),
         ("special/replace_input", [good, "--suffix", ""], "replace the input"),
@@ -353,7 +353,7 @@ def fuzz_checkpoints(root: Path, weights: Path, image: Path, rng: random.Random,
         if command == "train":
             cfg = _write_config(root / f"c{i}.yaml", root, {"model": {"variant": "rlfn_s", "scale": SCALE,
                                                                       "init_from": str(ck)}})
-            argv = ["train", cfg, "--check"]
+            argv = ["train", cfg, "--dry-run"]
         rep.cases[f"{kind} ({command})"] += 1
         rc, _, err = run_cli(argv)
         _no_traceback(rep, kind, err)
@@ -424,7 +424,7 @@ def fuzz_configs(root: Path, rng: random.Random, rep: Report, n: int) -> None:
     for i in range(n):
         cfg, kind = bad_config(rng, root, i)
         rep.cases[kind] += 1
-        rc, _, err = run_cli(["train", cfg, "--check"])
+        rc, _, err = run_cli(["train", cfg, "--dry-run"])
         _no_traceback(rep, kind, err)
         if rc == 0 or len(err.strip().splitlines()) != 1 or "error" not in err:
             rep.fail(kind, f"rc {rc}, expected one error line: {err.strip()[:300]}")

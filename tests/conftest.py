@@ -16,6 +16,22 @@ TRAIN_DATA = SHARED / "data" / "train"
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_downloads(tmp_path_factory):
+    """Nothing downloads in the tests: "official" weights come from ../shared in place (a file:// mirror),
+    or, where it is absent, from an empty folder, so that a fetch fails at once instead of going online."""
+    source = OFFICIAL if OFFICIAL.is_dir() else tmp_path_factory.mktemp("no-weights")
+    saved = {k: os.environ.get(k) for k in ("RLFN_WEIGHTS_URL", "RLFN_CACHE")}
+    os.environ["RLFN_WEIGHTS_URL"] = source.resolve().as_uri()
+    os.environ["RLFN_CACHE"] = str(tmp_path_factory.mktemp("weights-cache"))
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (the project's shared/ folder is not beside the checkout)")

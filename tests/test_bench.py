@@ -103,4 +103,4 @@ def test_checkpoint_named_like_a_model_is_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     model = resolve_model("rlfn_ntire_x2.pth")
     assert model.scale == 2 and model.source != "random weights"
-    assert resolve_model("rlfn_ntire_x2").source == "random weights"  # a bare name is still a name
+    assert resolve_model("rlfn_ntire_x2").source.startswith("random weights")  # a bare name is still a name (none shipped)

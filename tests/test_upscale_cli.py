@@ -50,7 +50,7 @@ def test_output_folder_recursive_and_format(tmp_path, weights, capsys):
     (src / "sub").mkdir(parents=True)
     rgb(src / "a.png")
     rgb(src / "sub" / "b.bmp")
-    rc, err = run(capsys, src, "-r", "-o", tmp_path / "out", "--format", "webp", "--weights", weights, "-q")
+    rc, err = run(capsys, src, "-r", "-o", tmp_path / "out", "--ext", "webp", "--weights", weights, "-q")
     assert rc == 0, err
     assert (tmp_path / "out" / "a_x2.webp").is_file() and (tmp_path / "out" / "sub" / "b_x2.webp").is_file()
     assert err == ""  # --quiet
@@ -154,7 +154,7 @@ def test_missing_bundled_weights_is_one_line(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(weights, "bundled_weights_path", lambda variant, scale: None)
     rgb(tmp_path / "a.png")
-    rc, err = run(capsys, tmp_path / "a.png")
+    rc, err = run(capsys, tmp_path / "a.png", "--pretrained", "ours")
     assert rc == 2 and "--weights" in err and len(err.strip().splitlines()) == 1
 
 

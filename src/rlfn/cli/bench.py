@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 import torch
@@ -10,7 +11,8 @@ import torch
 from ..errors import ConfigError
 from ..inference.devices import resolve_device
 from ..io.atomic import refuse_existing
-from .common import int_in, scale_type, threads_type
+from .common import (add_device_argument, add_json_argument, add_overwrite_argument, add_quiet_argument,
+                     add_threads_argument, int_in, refuse_json_file, scale_type, write_json)
 
 MIN_SIZE = 16  # smallest random image side: below it timings measure overheads, not the network
 
@@ -28,9 +30,14 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("models", nargs="+", metavar="MODEL",
-                   help="variant name (rlfn, rlfn_s_x4, rlfn_ntire_x4; random weights), checkpoint path, "
-                        "or package.module:callable returning an nn.Module that maps [0,1] images to [0,1]")
-    p.add_argument("--scale", "-s", type=scale_type, default=None, help="scale for variant names without one (default 4)")
+                   help="model name (rlfn, rlfn_s_x4, rlfn_ntire_x4: the same weights as in every subcommand, "
+                        "see --pretrained), checkpoint path, or package.module:callable returning an nn.Module "
+                        "that maps [0,1] images to [0,1]")
+    p.add_argument("--scale", "-s", type=scale_type, default=None, help="scale for model names without one (default 4)")
+    p.add_argument("--pretrained", default="auto", choices=("auto", "ours", "official", "none"),
+                   help="weights for model names, as in the other subcommands; 'none' (or a name whose weights "
+                        "are not published or cannot be fetched) times random weights, which cost the same "
+                        "(default: %(default)s)")
     p.add_argument("--images", "-i", metavar="DIR", default=None,
                    help="folder of LR images to time on (default: random images of --size)")
     p.add_argument("--max-images", type=int_in(1, 10**6), default=None, metavar="N", help="use the first N images of --images")
@@ -41,18 +48,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="LR input size for FLOPs and activations (default: 256x256, the challenge's)")
     p.add_argument("--warmup", type=int_in(0, 10000), default=3, help="warm-up runs before timing (default: %(default)s)")
     p.add_argument("--repeat", type=int_in(1, 10000), default=1, help="timed passes over the images (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: %(default)s)")
-    p.add_argument("--threads", type=threads_type, default=None, help="CPU threads (default: PyTorch's choice)")
+    add_device_argument(p)
+    add_threads_argument(p)
     p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                    help="torch, or an ONNX export run by onnxruntime on the CPU (default: %(default)s)")
     p.add_argument("--path", choices=("fast", "plain"), default="fast",
                    help="fast: the optimised path rlfn upscale uses; plain: the bare module call (default: %(default)s)")
     p.add_argument("--psnr", action="append", default=[], metavar="MODEL=DB",
                    help="a PSNR figure for a model, for the plot (repeatable), e.g. --psnr rlfn_s_x4=32.24")
-    p.add_argument("--json", metavar="FILE", default=None, help="write every measurement as JSON")
+    add_json_argument(p, "every measurement and the environment")
     p.add_argument("--plot", metavar="FILE", default=None,
                    help="plot runtime against PSNR (with --psnr) or against parameters (needs matplotlib)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing --json / --plot files")
+    add_overwrite_argument(p, "existing --json / --plot files")
+    add_quiet_argument(p, "print the table only")
 
 
 def _parse_psnr(items: list[str], models: list[str]) -> dict[str, float]:
@@ -69,11 +77,11 @@ def _parse_psnr(items: list[str], models: list[str]) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..perf.bench import bench_model, format_table, load_images, plot, require_matplotlib, resolve_model, write_json
+    from ..perf.bench import bench_model, document, format_table, load_images, plot, require_matplotlib, resolve_model
 
-    for flag, path in (("--json", args.json), ("--plot", args.plot)):
-        if path:
-            refuse_existing(path, args.overwrite, flag)
+    refuse_json_file(args.json, args.overwrite)
+    if args.plot:
+        refuse_existing(args.plot, args.overwrite, "--plot")
     psnr = _parse_psnr(args.psnr, args.models)
     if args.plot:
         require_matplotlib()  # fail before the measurements, not after
@@ -85,14 +93,21 @@ def run(args: argparse.Namespace) -> int:
     images = load_images(args.images, args.max_images, args.size, args.count)
     results = []
     for spec in args.models:
-        model = resolve_model(spec, args.scale, device)
+        model = resolve_model(spec, args.scale, device, args.pretrained)
+        if not args.quiet:
+            print(f"{spec}: {model.describe() if hasattr(model, 'describe') else model.source}", file=sys.stderr)
         label = Path(spec).name if "/" in spec and ":" not in spec else spec  # a checkpoint: its file name
         results.append(bench_model(model, images, name=label, backend=args.backend, path=args.path,
                                    warmup=args.warmup, repeat=args.repeat, psnr=psnr.get(spec),
                                    count_input=args.count_size))
-    print(format_table(results))
+    # With --json -, standard output carries the JSON alone.
+    out = sys.stderr if args.json == "-" else sys.stdout
+    print(format_table(results), file=out)
     if args.json:
-        print(f"wrote {write_json(results, args.json, {'images': args.images or f'random {args.size}'}, args.overwrite)}")
+        written = write_json(args.json, document(results, {"images": args.images or f"random {args.size}"}),
+                             args.overwrite)
+        if written and not args.quiet:
+            print(f"wrote {written}", file=out)
     if args.plot:
-        print(f"wrote {plot(results, args.plot, args.overwrite)}")
+        print(f"wrote {plot(results, args.plot, args.overwrite)}", file=out)
     return 0

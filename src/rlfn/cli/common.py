@@ -59,6 +59,65 @@ scale_type = int_in(1, MAX_SCALE)
 threads_type = int_in(1, 1024)
 
 
+# ---- the shared vocabulary: one flag, one meaning, one help text in every subcommand ------------------------
+
+DEVICE_HELP = "where to compute: auto (a CUDA GPU, else Apple MPS, else the CPU), cpu, cuda, cuda:N or mps"
+
+
+def add_device_argument(p: argparse.ArgumentParser, default: str | None = "auto",
+                        default_text: str = "%(default)s") -> None:
+    p.add_argument("--device", default=default, help=f"{DEVICE_HELP} (default: {default_text})")
+
+
+def add_threads_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=threads_type, default=None, metavar="N",
+                   help="CPU threads for PyTorch (default: PyTorch's choice, one per core)")
+
+
+def add_json_argument(p: argparse.ArgumentParser, what: str, optional_file: bool = False) -> None:
+    """``--json FILE`` (``-``: standard output). A file is never replaced without ``--overwrite``.
+
+    ``optional_file`` lets a bare ``--json`` mean standard output; only for subcommands without positional
+    arguments, where the next word cannot be mistaken for the file."""
+    extra = dict(nargs="?", const="-") if optional_file else {}
+    p.add_argument("--json", metavar="FILE", default=None, **extra,
+                   help=f"write {what} as JSON to FILE, or to standard output with '-'"
+                        + (" or a bare --json" if optional_file else ""))
+
+
+def add_overwrite_argument(p: argparse.ArgumentParser, what: str = "existing output files") -> None:
+    p.add_argument("--overwrite", action="store_true", help=f"replace {what} (without it, nothing is replaced)")
+
+
+def add_quiet_argument(p: argparse.ArgumentParser, what: str = "no progress output; only results and errors") -> None:
+    p.add_argument("--quiet", "-q", action="store_true", help=what)
+
+
+def write_json(path: str, payload: object, overwrite: bool) -> str | None:
+    """Write ``payload`` as indented JSON to ``path`` (atomically), or to standard output for ``-``.
+    Returns the file written, None for standard output."""
+    import json
+    import sys
+
+    text = json.dumps(payload, indent=2) + "\n"
+    if path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return None
+    from ..io.atomic import atomic_write
+
+    atomic_write(path, lambda tmp: tmp.write_text(text), overwrite=overwrite)
+    return path
+
+
+def refuse_json_file(path: str | None, overwrite: bool) -> None:
+    """Before the work, not after it: an existing --json file without --overwrite is refused at once."""
+    if path and path != "-":
+        from ..io.atomic import refuse_existing
+
+        refuse_existing(path, overwrite, "--json")
+
+
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", "-m", default=None,
@@ -68,9 +127,10 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"upscaling factor, 1 to {MAX_SCALE} (default: 4, or the checkpoint's)")
     g.add_argument("--weights", "-w", default=None,
                    help="checkpoint file (.pth or .safetensors); variant and scale are read from it")
-    g.add_argument("--pretrained", default="ours", choices=("ours", "official"),
-                   help="published weights to use without --weights: 'ours' (shipped in the package) or "
-                        "'official' (bytedance/RLFN, downloaded once and cached) (default: %(default)s)")
+    g.add_argument("--pretrained", default="auto", choices=("auto", "ours", "official"),
+                   help="published weights to use without --weights: 'ours' (shipped in the package), "
+                        "'official' (bytedance/RLFN, downloaded once and cached), or 'auto': ours where we ship "
+                        "them (rlfn_s x2, x4), else the official ones (default: %(default)s)")
 
 
 def load_from_args(args: argparse.Namespace, device: torch.device | str = "cpu") -> SRModel:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import sys
 import time
 from pathlib import Path
@@ -11,14 +11,18 @@ from ..errors import RLFNError
 from ..inference.devices import resolve_device
 from ..quality.evaluate import PROTOCOLS, DatasetResult, evaluate_folder
 from ..quality.realworld import parse_eval_degradation
-from .common import add_model_arguments, load_from_args
+from .common import (add_device_argument, add_json_argument, add_model_arguments, add_overwrite_argument,
+                     add_quiet_argument, add_threads_argument, load_from_args, refuse_json_file, write_json)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("datasets", nargs="+", metavar="HR_DIR", help="folders of HR images (e.g. Set5 Set14)")
     add_model_arguments(p)
-    p.add_argument("--lr", dest="lr_dirs", nargs="+", metavar="LR_DIR", default=None,
-                   help="paired LR folders, one per HR_DIR (default: make LR with MATLAB-compatible bicubic)")
+    # One folder per --lr (repeat it for several HR folders): a list option would swallow the HR folders
+    # that follow it ("rlfn eval --lr LR HR").
+    p.add_argument("--lr", dest="lr_dirs", action="append", metavar="LR_DIR", default=None,
+                   help="the LR folder paired with an HR_DIR; repeat once per HR_DIR, in the same order "
+                        "(default: make LR with MATLAB-compatible bicubic)")
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="y",
                    help="y: PSNR/SSIM on the BT.601 Y channel, border = scale (the papers); "
                         "rgb: RGB with a 4-pixel border (NTIRE) (default: %(default)s)")
@@ -27,11 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "noiseS (Gaussian, 0-255 levels) or both, e.g. jpeg50, noise10+jpeg70; the noise is "
                         "seeded per image name, so runs repeat (default: %(default)s)")
     p.add_argument("--save", metavar="DIR", default=None, help="save the SR images under DIR/<dataset>/")
-    p.add_argument("--overwrite", action="store_true", help="replace existing files under --save and an existing --json file")
-    p.add_argument("--json", metavar="FILE", default=None, help="write the results as JSON")
+    add_overwrite_argument(p, "existing files under --save and an existing --json file")
+    add_json_argument(p, "the results")
     p.add_argument("--per-image", action="store_true", help="also print every image's scores")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: %(default)s)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    add_device_argument(p)
+    add_threads_argument(p)
+    add_quiet_argument(p)
 
 
 def format_table(label: str, r: DatasetResult, per_image: bool = False) -> str:
@@ -51,22 +56,25 @@ def run(args: argparse.Namespace) -> int:
         if not Path(d).is_dir():
             raise RLFNError(f"{d}: {'is a file, not a folder' if Path(d).exists() else 'no such folder'}")
     degradation = parse_eval_degradation(args.degrade)
+    refuse_json_file(args.json, args.overwrite)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     model = load_from_args(args, resolve_device(args.device))
     label = f"{model.variant} x{model.scale}" + (f" ({model.source})" if model.source in ("ours", "official") else "")
-    print(f"{model.describe()}\nprotocol: {PROTOCOLS[args.protocol]}")
+    # With --json -, standard output carries the JSON alone; the tables go to standard error.
+    say = functools.partial(print, file=sys.stderr if args.json == "-" else sys.stdout, flush=True)
+    say(f"{model.describe()}\nprotocol: {PROTOCOLS[args.protocol]}")
     if degradation.steps:
-        print(f"degradation: {degradation} (applied to the LR, seeded per image)")
+        say(f"degradation: {degradation} (applied to the LR, seeded per image)")
     results = []
-    if args.json:  # before the work, not after it
-        from ..io.atomic import refuse_existing
-
-        refuse_existing(args.json, args.overwrite, "--json")
     start = time.perf_counter()
     for i, d in enumerate(args.datasets):
         lr = args.lr_dirs[i] if args.lr_dirs else None
         r = evaluate_folder(model, d, lr, args.protocol, args.save, args.overwrite, args.quiet, degradation)
         results.append(r)
-        print(format_table(label, r, args.per_image), flush=True)
+        say(format_table(label, r, args.per_image))
     if not args.quiet:
         print(f"{sum(r.images for r in results)} images in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     if args.json:
@@ -79,8 +87,5 @@ def run(args: argparse.Namespace) -> int:
             "degradation": str(degradation),
             "results": [r.as_dict() for r in results],
         }
-        from ..io.atomic import atomic_write
-
-        atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"),
-                     overwrite=args.overwrite)
+        write_json(args.json, payload, args.overwrite)
     return 0

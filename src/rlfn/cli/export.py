@@ -8,7 +8,7 @@ import torch
 
 from ..errors import ConfigError, RLFNError
 from ..io.atomic import refuse_existing
-from .common import add_model_arguments, float_in, int_in, load_from_args
+from .common import add_model_arguments, add_overwrite_argument, add_quiet_argument, float_in, int_in, load_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,12 +20,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("onnx", "torchscript"), default=None,
                    help="file format (default: from the output's suffix; ONNX when unknown)")
     p.add_argument("--opset", type=int_in(17, 99), default=17, help="ONNX opset, 17 or newer (default: %(default)s)")
-    p.add_argument("--check", metavar="IMAGE", nargs="*", default=None,
-                   help="compare the exported file with PyTorch on these LR images (default: a smooth random 127×93 image)")
+    # One image per --check (repeat it for more): a list option would swallow the model name that follows
+    # ("rlfn export --check a.png rlfn_x2 -o m.onnx").
+    p.add_argument("--check", metavar="IMAGE", action="append", default=None,
+                   help="an LR image to compare the exported file with PyTorch on; repeatable (default: a smooth "
+                        "random 127×93 image)")
     p.add_argument("--no-check", action="store_true", help="skip the comparison")
     p.add_argument("--tolerance", type=float_in(0, 1), default=1e-4,
                    help="largest allowed difference in [0, 1] units (default: %(default)g)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_overwrite_argument(p, "an existing output file")
+    add_quiet_argument(p, "print nothing but errors")
 
 
 def _format(args: argparse.Namespace, out: Path) -> str:
@@ -53,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         export_torchscript(model, out, overwrite=args.overwrite)
         what, runtime = "TorchScript", "TorchScript"
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {what}, dynamic height and width): {model.describe()}")
+    say = (lambda *_: None) if args.quiet else print
+    say(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {what}, dynamic height and width): {model.describe()}")
     if args.no_check:
         return 0
     try:
@@ -62,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         for label, x in inputs or []:
             diff = (exported(x) - model(x)).abs().max().item()
             worst = max(worst, diff)
-            print(f"  {runtime} vs PyTorch on {label} ({x.shape[-1]}×{x.shape[-2]}): max difference {diff:.2e}")
+            say(f"  {runtime} vs PyTorch on {label} ({x.shape[-1]}×{x.shape[-2]}): max difference {diff:.2e}")
     except RLFNError as e:
         raise RLFNError(f"{e}; {out} was written but could not be checked (kept)") from None
     if worst > args.tolerance:

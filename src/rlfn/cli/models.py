@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..models.registry import VARIANTS
 from ..models.weights import available_weights
+from .common import add_json_argument, add_overwrite_argument, refuse_json_file, write_json
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print the list as JSON (for programs)")
+    add_json_argument(p, "the list (for programs)", optional_file=True)
+    add_overwrite_argument(p, "an existing --json file")
 
 
 def as_dict() -> dict:
@@ -25,7 +26,8 @@ def as_dict() -> dict:
 
 def run(args: argparse.Namespace) -> int:
     if args.json:
-        print(json.dumps(as_dict(), indent=2))
+        refuse_json_file(args.json, args.overwrite)
+        write_json(args.json, as_dict(), args.overwrite)
         return 0
     print("variants:")
     for v in VARIANTS.values():

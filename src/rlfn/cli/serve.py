@@ -9,7 +9,7 @@ import sys
 
 from ..errors import RLFNError, UnknownModelError
 from ..inference.devices import resolve_device
-from .common import add_model_arguments, int_in, load_from_args, threads_type
+from .common import add_device_argument, add_model_arguments, add_threads_argument, int_in, load_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,9 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-pixels", type=int_in(1, 10**12), default=4_000_000, metavar="N",
                    help="largest input in pixels (width × height), checked before decoding, so decompression "
                         "bombs get 413 (default: %(default)s)")
-    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
-    g.add_argument("--threads", type=threads_type, default=None,
-                   help="CPU threads for PyTorch, shared by the workers (default: PyTorch's)")
+    add_device_argument(g)
+    add_threads_argument(g)
     g.add_argument("--tile", type=int_in(0, 65536), default=512, metavar="N",
                    help="tile size in input pixels for large images, 0 = never tile (default: %(default)s)")
     p.add_argument("--quiet", "-q", action="store_true", help="no access log")

@@ -3,18 +3,26 @@ from __future__ import annotations
 
 import argparse
 
+from .common import DEVICE_HELP, add_quiet_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="YAML training config (see configs/)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.steps=100 --set stages.1.optim.lr=2e-4 "
                         "(repeatable; values are parsed as YAML)")
-    p.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CHECKPOINT",
-                   help="continue a run: from OUT_DIR/checkpoints/last.pt, or from the checkpoint given")
-    p.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default: the config's train.device)")
-    p.add_argument("--check", action="store_true",
+    # --resume takes no value: an optional one would swallow the config that follows it
+    # ("rlfn train --resume cfg.yaml"); a checkpoint elsewhere is named with --resume-from.
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_const", const="auto", default=None,
+                   help="continue the run from OUT_DIR/checkpoints/last.pt")
+    g.add_argument("--resume-from", dest="resume", metavar="CHECKPOINT",
+                   help="continue the run from this checkpoint (e.g. one copied from another machine)")
+    p.add_argument("--device", default=None, help=f"{DEVICE_HELP} (default: the config's train.device, auto unless "
+                                                   "the config says otherwise)")
+    p.add_argument("--dry-run", action="store_true",
                    help="validate the config and the data folders, print the resolved config, and stop")
-    p.add_argument("--quiet", "-q", action="store_true", help="log to OUT_DIR/train.log only")
+    add_quiet_argument(p, "log to OUT_DIR/train.log only")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.overrides)
     trainer = Trainer(cfg, resume=args.resume, quiet=args.quiet, device=args.device)
-    if args.check:
+    if args.dry_run:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
         print(f"# ok: {sum(len(d.images) for d in trainer.datasets[:1])} training images, "
               f"{len(cfg.stages)} stage(s), {sum(s.steps for s in cfg.stages)} steps")

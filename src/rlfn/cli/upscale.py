@@ -12,35 +12,48 @@ from pathlib import Path
 from ..errors import ImageError, RLFNError, WriteError
 from ..inference.devices import resolve_device
 from ..io.images import FORMATS, SUFFIX_FOR, list_images
-from .common import add_model_arguments, int_in, load_from_args, threads_type
+from .common import (add_device_argument, add_model_arguments, add_overwrite_argument, add_quiet_argument,
+                     add_threads_argument, float_in, int_in, load_from_args)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument("-i", "--input", dest="more_inputs", action="append", default=[], metavar="INPUT",
+                   help="an input, as a positional INPUT (repeatable; Real-ESRGAN's spelling)")
     p.add_argument("-o", "--output", metavar="OUT", default=None,
                    help="output folder (created if needed), or a file name when there is one input "
                         "(default: beside each input)")
     p.add_argument("-r", "--recursive", action="store_true", help="look into sub-folders of folder inputs")
-    p.add_argument("--format", "-f", choices=sorted(set(FORMATS)), default=None,
-                   help="output format (default: the input's)")
+    p.add_argument("--ext", choices=("auto", *sorted(set(FORMATS))), default="auto",
+                   help="output format (default: auto, the input's)")
     p.add_argument("--suffix", default="_x{scale}", type=_suffix,
-                   help="added to output names, {scale} is replaced (default: %(default)s → name_x4.png)")
+                   help="added to output names; {scale} becomes the output scale (default: %(default)s → "
+                        "name_x4.png)")
     p.add_argument("--quality", type=int_in(1, 100), default=95, help="JPEG/WebP quality 1-100 (default: %(default)s)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    add_overwrite_argument(p)
     p.add_argument("--skip-existing", action="store_true",
                    help="skip inputs whose output exists (to resume a batch) instead of reporting them")
+    g = p.add_argument_group("output size (the model runs at its scale, then an antialiased resize)")
+    g.add_argument("--outscale", type=float_in(0.01, 64), default=None, metavar="F",
+                   help="final size F × the input's, e.g. 3 or 1.5 (default: the model's scale)")
+    g.add_argument("--width", type=int_in(1, 1 << 20), default=None, metavar="W",
+                      help="final width in pixels, keeping the aspect ratio (with --height: fit inside W×H)")
+    g.add_argument("--height", type=int_in(1, 1 << 20), default=None, metavar="H",
+                   help="final height in pixels, keeping the aspect ratio")
     add_model_arguments(p)
     g = p.add_argument_group("performance")
-    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
+    add_device_argument(g)
     g.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
                    help="GPU arithmetic; auto = fp16 on CUDA with a float32 fallback if the output is not "
                         "finite. The CPU always uses float32 (default: %(default)s)")
-    g.add_argument("--tile", default="auto", metavar="N", type=_parse_tile,
+    g.add_argument("--fp32", dest="precision", action="store_const", const="fp32",
+                   help="same as --precision fp32 (Real-ESRGAN's spelling)")
+    g.add_argument("-t", "--tile", default="auto", metavar="N", type=_parse_tile,
                    help="tile size in input pixels for large images; 0 = never tile (default: auto, 512 on "
                         "the CPU)")
-    g.add_argument("--tile-pad", type=int_in(0, 1024), default=32, metavar="N",
+    g.add_argument("--tile-pad", "--tile_pad", type=int_in(0, 1024), default=32, metavar="N",
                    help="context pixels around each tile (default: %(default)s)")
-    g.add_argument("--threads", type=threads_type, default=None, help="CPU threads for PyTorch (default: PyTorch's)")
+    add_threads_argument(g)
     g.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                    help="inference engine (default: %(default)s)")
     g.add_argument("--no-fast", dest="fast", action="store_false",
@@ -50,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-pixels", type=int_in(1, 10**12), default=None, metavar="N",
                    help="refuse inputs larger than N pixels, a guard against decompression bombs "
                         "(default: Pillow's, about 89 million)")
-    p.add_argument("--quiet", "-q", action="store_true", help="only errors")
+    add_quiet_argument(p, "only errors")
 
 
 @dataclass
@@ -95,8 +108,18 @@ def _is_own_output(path: Path, suffix: str) -> bool:
     return any(path.with_name(stem + ext).exists() for ext in {path.suffix, *SUFFIX_FOR.values(), ".jpeg", ".tiff"})
 
 
+def _fmt(args: argparse.Namespace) -> str | None:
+    return None if args.ext == "auto" else args.ext
+
+
+def output_size(args: argparse.Namespace):
+    from ..inference.resize import OutputSize
+
+    return OutputSize(args.outscale, args.width, args.height)
+
+
 def collect_jobs(args: argparse.Namespace, scale: int) -> list[Job]:
-    suffix = args.suffix.replace("{scale}", str(scale))
+    suffix = args.suffix.replace("{scale}", output_size(args).label(scale))
     out = Path(args.output) if args.output else None
     if out is not None and out.exists() and not out.is_dir() and len(args.inputs) > 1:
         raise RLFNError(f"-o {out}: is a file; several inputs need an output folder")
@@ -131,9 +154,9 @@ def collect_jobs(args: argparse.Namespace, scale: int) -> list[Job]:
             dst = out
         elif out is not None:
             rel = f.relative_to(base).parent if base is not None else Path()
-            dst = out / rel / _output_name(f, suffix, args.format)
+            dst = out / rel / _output_name(f, suffix, _fmt(args))
         else:
-            dst = f.parent / _output_name(f, suffix, args.format)
+            dst = f.parent / _output_name(f, suffix, _fmt(args))
         key = dst.resolve()
         if key == f.resolve():
             jobs.append(Job(f, None, f"{f}: the output would replace the input; give a --suffix or -o"))
@@ -206,17 +229,17 @@ def _upscale_one(up, job: Job, args: argparse.Namespace, console: _Console) -> f
     from ..io.images import check_output_size, format_for, load_picture, save_picture
 
     pic = load_picture(job.src, max_pixels=args.max_pixels)
-    w, h = pic.size
-    check_output_size(job.dst, format_for(job.dst, args.format), w * up.scale, h * up.scale)  # before the work
+    size = output_size(args)
+    check_output_size(job.dst, format_for(job.dst, _fmt(args)), *size.for_input(*pic.size, up.scale))  # before the work
     tile_bar = console.tile_bar(up.tiles_for(pic.size[0], pic.size[1], pic.has_alpha), job.src.name)
     try:
-        big = up.upscale_picture(pic, tile_bar.update if tile_bar is not None else None)
+        big = up.upscale_picture(pic, tile_bar.update if tile_bar is not None else None, size)
     except RLFNError as e:
         raise RLFNError(f"{job.src}: {e}") from None
     finally:
         if tile_bar is not None:
             tile_bar.close()
-    save_picture(big, job.dst, args.format, quality=args.quality, overwrite=args.overwrite, warn=console.say)
+    save_picture(big, job.dst, _fmt(args), quality=args.quality, overwrite=args.overwrite, warn=console.say)
     return pic.size[0] * pic.size[1] / 1e6
 
 
@@ -226,6 +249,10 @@ def _describe(up) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.inputs = [*args.inputs, *args.more_inputs]
+    if not args.inputs:
+        raise RLFNError("no input given: name image files, folders or glob patterns (or -i INPUT)")
+    output_size(args)  # a bad combination is refused before the model is loaded
     up = _load(args)
     jobs = collect_jobs(args, up.scale)
     todo = [j for j in jobs if j.dst is not None]

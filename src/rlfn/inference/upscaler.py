@@ -28,6 +28,7 @@ from ..io.images import Picture, load_picture, picture_to_pil, pixels_of, save_p
 from ..models.descriptor import SRModel
 from . import heap
 from .devices import default_tile, resolve_device
+from .resize import OutputSize, resize_pixels
 from .tiling import DEFAULT_BLEND, DEFAULT_PAD, Window, plan_tiles, run_tiled
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
@@ -94,7 +95,7 @@ class Upscaler:
         scale: int | None = None,
         *,
         weights: str | Path | None = None,
-        pretrained: str = "ours",
+        pretrained: str = "auto",
         device: str | torch.device = "auto",
         precision: Precision = "auto",
         tile: int | Literal["auto"] | None = "auto",
@@ -346,17 +347,22 @@ class Upscaler:
 
     # ---- files -----------------------------------------------------------------------------------------------------
 
-    def upscale_picture(self, pic: Picture, on_tile: Callable[[], None] | None = None) -> Picture:
-        return Picture(self.upscale_array(pic.pixels, on_tile), pic.icc, pic.exif, pic.format, pic.dpi)
+    def upscale_picture(self, pic: Picture, on_tile: Callable[[], None] | None = None,
+                        size: OutputSize | None = None) -> Picture:
+        """Upscale a picture, keeping its metadata; ``size`` asks for another output size than ×scale."""
+        big = self.upscale_array(pic.pixels, on_tile)
+        if size is not None and not size.native:
+            big = resize_pixels(big, size.for_input(*pic.size, self.scale))
+        return Picture(big, pic.icc, pic.exif, pic.format, pic.dpi)
 
     def upscale_file(self, src: str | Path, dst: str | Path, fmt: str | None = None, *, quality: int = 95,
                      overwrite: bool = False, max_pixels: int | None = None,
-                     on_tile: Callable[[], None] | None = None) -> Path:
+                     on_tile: Callable[[], None] | None = None, size: OutputSize | None = None) -> Path:
         """Read ``src``, upscale, and write ``dst`` atomically (the format from ``fmt`` or ``dst``'s suffix)."""
         dst = Path(dst)
         refuse_existing(dst, overwrite)
         pic = load_picture(src, max_pixels=max_pixels)
-        big = self.upscale_picture(pic, on_tile)
+        big = self.upscale_picture(pic, on_tile, size)
         del pic
         return save_picture(big, dst, fmt, quality=quality, overwrite=overwrite, warn=self._warn_fn)
 

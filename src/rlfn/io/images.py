@@ -112,7 +112,7 @@ def check_output_size(path: str | Path, fmt: str, width: int, height: int) -> No
                            if v >= max(width, height) and k != "BMP")
         name = {"WEBP": "WebP"}.get(fmt, fmt)
         raise ImageError(f"{path}: the output would be {width}×{height}, over {name}'s limit of {limit:,} pixels "
-                         f"per side; choose another --format ({others})")
+                         f"per side; choose another --ext ({others})")
 
 
 def _check_size(path: Path, size: tuple[int, int], limit: int | None) -> None:

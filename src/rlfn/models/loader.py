@@ -49,7 +49,7 @@ def load_model(
     scale: int | None = None,
     *,
     weights: str | Path | None = None,
-    pretrained: str = "ours",
+    pretrained: str = "auto",
     device: str | torch.device = "cpu",
     pixel_range: float | None = None,
     progress: bool = True,

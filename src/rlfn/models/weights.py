@@ -15,7 +15,7 @@ from .registry import VARIANTS
 
 OFFICIAL_PIXEL_RANGE = 255.0  # the official code works on [0, 255]; also assumed for files that do not say
 OURS_PIXEL_RANGE = 1.0  # we train on [0, 1]
-TAGS = ("ours", "official")
+TAGS = ("auto", "ours", "official")  # auto: ours where the package ships them, else the official ones
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,16 @@ def available_weights() -> list[Weights]:
     return sorted(out, key=lambda w: (w.variant, w.scale, w.tag))
 
 
-def find_weights(variant: str, scale: int, tag: str = "ours") -> Weights:
-    """The record of ``tag``'s weights for ``variant`` at ``scale``; an UnknownModelError listing what exists."""
+def find_weights(variant: str, scale: int, tag: str = "auto") -> Weights:
+    """The record of ``tag``'s weights for ``variant`` at ``scale``; an UnknownModelError listing what exists.
+
+    ``auto`` gives ours where the package ships them and the official ones elsewhere, so that a model name
+    means the same weights in every subcommand and every name with published weights works."""
     tag = tag.lower()
     if tag not in TAGS:
-        raise UnknownModelError(f"unknown pretrained weights {tag!r}; choose 'ours' or 'official'")
+        raise UnknownModelError(f"unknown pretrained weights {tag!r}; choose {', '.join(TAGS)}")
+    if tag == "auto":
+        tag = "ours" if (variant, scale) in our_weights() or (variant, scale) not in OFFICIAL_WEIGHTS else "official"
     records = our_weights() if tag == "ours" else OFFICIAL_WEIGHTS
     if (variant, scale) in records:
         return records[(variant, scale)]

@@ -79,9 +79,15 @@ def _from_callable(spec: str, device: torch.device | str) -> SRModel:
     return wrap_module(made, spec, device)
 
 
-def resolve_model(spec: str, scale: int | None = None, device: torch.device | str = "cpu") -> SRModel:
-    """A model for benchmarking from a variant name, a checkpoint path or ``module:callable``."""
-    from ..models.loader import load_file, looks_like_path
+def resolve_model(spec: str, scale: int | None = None, device: torch.device | str = "cpu",
+                  pretrained: str = "auto") -> SRModel:
+    """A model for benchmarking from a variant name, a checkpoint path or ``module:callable``.
+
+    A name gets the weights every other subcommand gives it (``pretrained``: auto, ours or official). Where
+    none are published or they cannot be fetched (offline), or with ``pretrained="none"``, the network gets
+    random weights: its cost does not depend on them, and ``source`` says so."""
+    from ..errors import DownloadError, UnknownModelError
+    from ..models.loader import load_file, load_model, looks_like_path
     from ..models.registry import create_model, parse_name
 
     if ":" in spec and not Path(spec).exists() and not (len(spec) > 1 and spec[1] == ":"):
@@ -90,9 +96,17 @@ def resolve_model(spec: str, scale: int | None = None, device: torch.device | st
         return load_file(spec).to(device).eval()
     variant, named_scale = parse_name(spec, scale)
     s = named_scale or 4
+    source = "random weights"
+    if pretrained != "none":
+        try:
+            return load_model(variant.name, s, pretrained=pretrained, device=device)
+        except UnknownModelError:
+            source = f"random weights (no published weights for {variant.name} x{s})"
+        except DownloadError:
+            source = f"random weights (the weights for {variant.name} x{s} could not be fetched)"
     module = create_model(variant.name, s).eval()
     return SRModel(module=module, variant=variant.name, scale=s, pixel_range=1.0, channels=module.channels,
-                   mid_channels=module.mid_channels, blocks=module.num_blocks, source="random weights").to(device)
+                   mid_channels=module.mid_channels, blocks=module.num_blocks, source=source).to(device)
 
 
 def make_runner(model: SRModel, backend: str = "torch", path: str = "fast") -> Runner:
@@ -308,13 +322,21 @@ def format_table(results: Sequence[BenchResult]) -> str:
     return "\n".join(lines)
 
 
-def write_json(results: Sequence[BenchResult], path: str | Path, extra: dict | None = None,
-               overwrite: bool = False) -> Path:
-    from ..io.atomic import atomic_write
-
+def document(results: Sequence[BenchResult], extra: dict | None = None) -> dict:
+    """Every measurement and the environment, as plain data for JSON (a NaN, a measure that does not
+    apply, becomes null)."""
     doc = {"environment": environment(), **(extra or {}), "results": [r.as_dict() for r in results]}
-    text = json.dumps(doc, indent=2, default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o))
-    return atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"), overwrite=overwrite)
+
+    def clean(o):
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        if isinstance(o, float) and math.isnan(o):
+            return None
+        return o if o is None or isinstance(o, (str, int, float, bool)) else str(o)
+
+    return clean(doc)
 
 
 def require_matplotlib():

@@ -1,0 +1,86 @@
+"""The read-ahead and write-behind threads of rlfn.inference.pipeline: order, bounds, errors, interrupts."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from rlfn.inference.pipeline import Writer, prefetched
+
+
+@pytest.mark.parametrize("depth", [0, 1, 3])
+def test_prefetch_keeps_order_and_reports_errors(depth):
+    def load(i):
+        if i == 2:
+            raise ValueError("bad file")
+        return i * 10
+
+    got = [(o.item, o.value, type(o.error).__name__ if o.error else None) for o in prefetched(range(5), load, depth)]
+    assert got == [(0, 0, None), (1, 10, None), (2, None, "ValueError"), (3, 30, None), (4, 40, None)]
+
+
+def test_prefetch_is_bounded_and_overlaps():
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def load(i):
+        with lock:
+            started.append(i)
+        return i
+
+    it = prefetched(range(100), load, depth=2)
+    first = next(it)
+    time.sleep(0.2)
+    assert first.value == 0
+    assert len(started) <= 4  # the one handed out, two ahead, and at most one being submitted
+    it.close()  # the caller stops early: nothing more is read
+    n = len(started)
+    time.sleep(0.1)
+    assert len(started) == n
+
+
+def test_prefetch_runs_beside_the_caller():
+    """While the caller computes item i, item i+1 is being read."""
+    def load(i):
+        time.sleep(0.1)
+        return i
+
+    t0 = time.perf_counter()
+    for _ in prefetched(range(6), load, depth=2):
+        time.sleep(0.1)  # the "network"
+    overlapped = time.perf_counter() - t0
+    assert overlapped < 1.1  # one after another would take 1.2 s
+
+
+def test_writer_hands_back_in_order_with_errors():
+    out = []
+    with Writer(depth=2) as w:
+        for i in range(5):
+            def write(i=i):
+                time.sleep(0.02)
+                if i == 1:
+                    raise OSError("disk full")
+                return i
+            out += w.submit(i, write)
+        out += w.drain()
+    assert [o.item for o in out] == [0, 1, 2, 3, 4]
+    assert [o.value for o in out] == [0, None, 2, 3, 4]
+    assert isinstance(out[1].error, OSError)
+
+
+def test_writer_interrupt_waits_for_the_write_under_way():
+    finished, second = threading.Event(), threading.Event()
+
+    def slow():
+        time.sleep(0.3)
+        finished.set()
+
+    with pytest.raises(KeyboardInterrupt):
+        with Writer(depth=2) as w:
+            w.submit("a", slow)
+            w.submit("b", second.set)
+            time.sleep(0.05)
+            raise KeyboardInterrupt
+    assert finished.is_set()  # left only after the file under way was complete
+    assert not second.is_set()  # the write not yet started was dropped
