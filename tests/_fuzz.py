@@ -29,7 +29,8 @@ import torch
 from PIL import Image
 
 from rlfn.cli.main import main
-from rlfn.io import png16, tiff16
+from rlfn.io import deep
+from rlfn.io.pngchunks import SIGNATURE
 from rlfn.io.atomic import is_temp_name
 
 SCALE = 2
@@ -90,9 +91,9 @@ def good_image(rng: random.Random, kind: str) -> tuple[bytes, str]:
     h, w = rng.randint(3, 40), rng.randint(3, 40)
     buf = io.BytesIO()
     if kind == "png16":
-        return png16.encode(_pixels(rng, h, w, rng.choice((3, 4)), np.uint16)), ".png"
+        return deep.encode_png(_pixels(rng, h, w, rng.choice((3, 4)), np.uint16)), ".png"
     if kind == "tiff16":
-        return tiff16.encode(_pixels(rng, h, w, 3, np.uint16)), ".tif"
+        return deep.encode_tiff(_pixels(rng, h, w, 3, np.uint16)), ".tif"
     mode, fmt, suffix = {
         "png": ("RGB", "PNG", ".png"), "png_rgba": ("RGBA", "PNG", ".png"), "png_l": ("L", "PNG", ".png"),
         "png_p": ("P", "PNG", ".png"), "png_la": ("LA", "PNG", ".png"), "jpeg": ("RGB", "JPEG", ".jpg"),
@@ -123,7 +124,7 @@ def multi_frame(rng: random.Random, kind: str) -> tuple[bytes, str]:
     frames = [Image.fromarray(_pixels(rng, 12, 14, 3), "RGB") for _ in range(rng.randint(2, 4))]
     buf = io.BytesIO()
     if kind == "apng16":
-        png = png16.encode(_pixels(rng, 12, 14, 3, np.uint16))
+        png = deep.encode_png(_pixels(rng, 12, 14, 3, np.uint16))
         return insert_after_ihdr(png, png_chunk(b"acTL", struct.pack(">II", 3, 0))), ".png"
     # .gif is no input suffix: an animated GIF named .png (the content is sniffed, not the name)
     fmt, suffix = {"gif_anim": ("GIF", ".png"), "webp_anim": ("WEBP", ".webp"), "apng": ("PNG", ".png"),
@@ -153,11 +154,11 @@ def bad_image(rng: random.Random) -> tuple[bytes, str, str, bool]:
         return rng.randbytes(rng.randint(1, 3000)), rng.choice((".png", ".jpg", ".webp", ".tif")), "image/random", True
     if how == "bomb":  # a PNG header claiming 100000×100000 pixels
         ihdr = png_chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0))
-        return png16.SIGNATURE + ihdr + png_chunk(b"IDAT", zlib.compress(b"\0" * 100)) + png_chunk(b"IEND", b""), \
+        return SIGNATURE + ihdr + png_chunk(b"IDAT", zlib.compress(b"\0" * 100)) + png_chunk(b"IEND", b""), \
             ".png", "image/bomb", True
     if how == "ihdr_bad":  # a 16-bit PNG whose IHDR is short or whose data is missing
         body = struct.pack(">IIBB", 10, 10, 16, 2)
-        return png16.SIGNATURE + png_chunk(b"IHDR", body + b"\0\0\0") + png_chunk(b"IEND", b""), ".png", \
+        return SIGNATURE + png_chunk(b"IHDR", body + b"\0\0\0") + png_chunk(b"IEND", b""), ".png", \
             "image/ihdr_bad", True
     if how in ("icc16", "icc8"):  # a damaged colour profile: accepted like Pillow does, the profile dropped
         data, suffix = good_image(rng, "png16" if how == "icc16" else "png")

@@ -1,4 +1,6 @@
-"""Image files: 16-bit PNG codec, modes kept (grey, alpha, 16 bits), EXIF orientation, ICC, limits, atomicity."""
+"""Image files: modes kept (grey, alpha, 16 bits), EXIF orientation, ICC, limits, atomicity.
+
+16-bit colour files (OpenCV and tifffile, the ``codecs`` extra) are in tests/test_deep_images.py."""
 from __future__ import annotations
 
 import struct
@@ -9,79 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageOps
 
-from rlfn.io import png16
 from rlfn.errors import ImageError, WriteError
 from rlfn.io.atomic import atomic_write
 from rlfn.io.images import Picture, _orient, load_picture, open_image, save_picture
+from rlfn.io.pngchunks import SIGNATURE, chunk
 
 RNG = np.random.default_rng(0)
-
-
-def _paeth(a, b, c):
-    p = a + b - c
-    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
-    return np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-
-
-def encode_with_filters(pixels: np.ndarray, filters: list[int]) -> bytes:
-    """A 16-bit PNG whose rows use the given filter types (0-4): an independent encoder for the decoder test."""
-    h, w, ch = pixels.shape
-    raw = np.ascontiguousarray(pixels, dtype=">u2").view(np.uint8).reshape(h, w * ch * 2).astype(np.int32)
-    bpp = 2 * ch
-    rows = []
-    for y in range(h):
-        cur = raw[y]
-        up = raw[y - 1] if y else np.zeros_like(cur)
-        left = np.concatenate([np.zeros(bpp, np.int32), cur[:-bpp]])
-        upleft = np.concatenate([np.zeros(bpp, np.int32), up[:-bpp]])
-        pred = [0, left, up, (left + up) // 2, _paeth(left, up, upleft)][filters[y]]
-        rows.append(bytes([filters[y]]) + ((cur - pred) % 256).astype(np.uint8).tobytes())
-    ctype = {1: 0, 2: 4, 3: 2, 4: 6}[ch]
-
-    def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-
-    return (png16.SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, ctype, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
-
-
-@pytest.mark.parametrize("channels", [1, 2, 3, 4])
-def test_png16_decodes_every_filter_type(tmp_path, channels):
-    px = RNG.integers(0, 65536, size=(23, 17, channels), dtype=np.uint16)
-    px[5:12] = px[5:12] // 7  # smoother rows, so that predictions are not all noise
-    filters = [i % 5 for i in range(23)]
-    path = tmp_path / "f.png"
-    path.write_bytes(encode_with_filters(px, filters))
-    np.testing.assert_array_equal(png16.read(path).pixels, px)
-
-
-def test_png16_agrees_with_pillow_on_a_grey_image(tmp_path):
-    """Pillow writes 16-bit grey PNGs with its own (adaptive) filters: a second, independent encoder."""
-    y, x = np.mgrid[0:40, 0:50]
-    arr = ((x * 1300 + y * 700) % 65536).astype(np.uint16)
-    Image.frombytes("I;16", (50, 40), arr.astype("<u2").tobytes()).save(tmp_path / "g.png")
-    np.testing.assert_array_equal(png16.read(tmp_path / "g.png").pixels[:, :, 0], arr)
-
-
-@pytest.mark.parametrize("channels", [2, 3, 4])
-def test_16bit_colour_round_trip(tmp_path, channels):
-    px = RNG.integers(0, 65536, size=(9, 11, channels), dtype=np.uint16)
-    save_picture(Picture(px), tmp_path / "c.png")
-    pic = load_picture(tmp_path / "c.png")
-    assert pic.bits == 16 and pic.pixels.dtype == np.uint16
-    np.testing.assert_array_equal(pic.pixels, px)
-
-
-@pytest.mark.parametrize("channels", [3, 4])
-def test_16bit_colour_tiff_round_trip(tmp_path, channels):
-    px = RNG.integers(0, 65536, size=(70, 11, channels), dtype=np.uint16)
-    save_picture(Picture(px, icc=b"opaque icc"), tmp_path / "c.tif")
-    with Image.open(tmp_path / "c.tif") as im:  # a valid TIFF to Pillow too, which reads 8 bits of it
-        assert im.mode == ("RGB", "RGBA")[channels - 3]
-        np.testing.assert_array_equal(np.asarray(im), (px >> 8).astype(np.uint8))
-    pic = load_picture(tmp_path / "c.tif")
-    assert pic.bits == 16 and pic.icc == b"opaque icc"
-    np.testing.assert_array_equal(pic.pixels, px)
 
 
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
@@ -152,13 +87,6 @@ def test_icc_profile_is_carried(tmp_path, suffix):
         assert out.info.get("icc_profile") == icc
 
 
-def test_icc_profile_in_16bit_png(tmp_path):
-    icc = b"fake-but-opaque-icc-bytes" * 10
-    px = RNG.integers(0, 65536, size=(4, 5, 3), dtype=np.uint16)
-    save_picture(Picture(px, icc=icc), tmp_path / "a.png")
-    assert load_picture(tmp_path / "a.png").icc == icc
-
-
 def test_conversions_warn(tmp_path):
     notes: list[str] = []
     px = RNG.integers(0, 65536, size=(4, 5, 4), dtype=np.uint16)
@@ -177,21 +105,12 @@ def test_not_an_image_and_truncated(tmp_path):
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
     with pytest.raises(ImageError, match="cut.png"):
         load_picture(tmp_path / "cut.png")
-    png16.write(tmp_path / "c16.png", RNG.integers(0, 65536, size=(30, 30, 3), dtype=np.uint16))
-    data = (tmp_path / "c16.png").read_bytes()
-    (tmp_path / "cut16.png").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ImageError, match="cut16.png"):
-        load_picture(tmp_path / "cut16.png")
 
 
 def bomb(path: Path, w: int = 100_000, h: int = 100_000, depth: int = 8, ctype: int = 2) -> Path:
     """A PNG that claims enormous dimensions: a few dozen bytes."""
     body = struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0)
-
-    def chunk(kind, b):
-        return struct.pack(">I", len(b)) + kind + b + struct.pack(">I", zlib.crc32(kind + b) & 0xFFFFFFFF)
-
-    path.write_bytes(png16.SIGNATURE + chunk(b"IHDR", body) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    path.write_bytes(SIGNATURE + chunk(b"IHDR", body) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
     return path
 
 

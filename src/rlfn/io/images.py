@@ -1,17 +1,16 @@
 """Reading and writing image files with clear errors.
 
-Pillow decodes and encodes, except for 16-bit colour, which it narrows to 8 bits: 16-bit colour PNG and TIFF
-go through the small codecs :mod:`rlfn.io.png16` and :mod:`rlfn.io.tiff16`. Every failure a user can cause
-(missing file, not a regular file, not an image, truncated data, a decompression bomb, several frames or
-pages) becomes an :class:`ImageError` naming the file, whatever the decoder raised (:mod:`rlfn.io.files`);
-files are written atomically (:mod:`rlfn.io.atomic`), and format limits are checked before encoding.
+Pillow decodes and encodes, except for the pixels of 16-bit colour PNG and TIFF, which it narrows to 8 bits:
+those go through OpenCV and tifffile (:mod:`rlfn.io.deep`, the ``codecs`` extra), while Pillow still reads
+their size, frames and metadata. Every failure a user can cause (missing file, not a regular file, not an
+image, truncated data, a decompression bomb, several frames or pages) becomes an :class:`ImageError` naming the
+file, whatever the decoder raised (:mod:`rlfn.io.files`); files are written atomically (:mod:`rlfn.io.atomic`),
+and format limits are checked before encoding.
 """
 from __future__ import annotations
 
 import contextlib
 import threading
-import warnings
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -21,8 +20,10 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
+from . import deep
 from .atomic import atomic_write, is_temp_name
 from .files import check_input, describe, reading
+from .pngchunks import HEADER_BYTES, read_header
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -222,17 +223,33 @@ def format_for(path: str | Path, fmt: str | None = None) -> str:
 
 
 def _exif_without_orientation(im: Image.Image) -> bytes | None:
+    return _orientation_and_exif(im)[1]
+
+
+def _orientation_and_exif(im: Image.Image) -> tuple[int, bytes | None]:
+    """The EXIF orientation of an opened image (1 if none) and its EXIF without it (None if none)."""
+    if im.format == "PNG" and "exif" not in im.info:
+        return 1, None  # Pillow would decode the whole image to look for an eXIf chunk after the pixels
     try:
         exif = im.getexif()
+        orientation = int(exif.get(_ORIENTATION, 1))
     except Exception:  # a malformed EXIF block is not worth failing the image for
-        return None
+        return 1, None
     if not exif:
-        return None
+        return orientation, None
     if _ORIENTATION in exif:
         del exif[_ORIENTATION]
     try:
-        return exif.tobytes()
+        return orientation, exif.tobytes()
     except Exception:
+        return orientation, None
+
+
+def _dpi(im: Image.Image) -> tuple[float, float] | None:
+    dpi = im.info.get("dpi")
+    try:
+        return (float(dpi[0]), float(dpi[1])) if dpi else None
+    except (TypeError, ValueError, IndexError):
         return None
 
 
@@ -245,52 +262,43 @@ def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(op(arr)) if op else arr
 
 
-def _read_png16(path: Path, limit: int | None) -> Picture:
-    from . import png16
-
-    hdr = png16.read_header(path)
-    assert hdr is not None  # checked by the caller
-    _check_size(path, (hdr.width, hdr.height), limit)
-    data = png16.read(path)
-    if data.frames > 1:
-        raise multi_frame_error(path, data.frames, "PNG")
-    exif_bytes = None
-    pixels = data.pixels
-    if data.exif:
-        exif = Image.Exif()
-        try:
-            exif.load(data.exif)
-            pixels = _orient(pixels, int(exif.get(_ORIENTATION, 1)))
-            if _ORIENTATION in exif:
-                del exif[_ORIENTATION]
-            exif_bytes = exif.tobytes()
-        except Exception:
-            exif_bytes = None
-    return Picture(pixels, data.icc, exif_bytes, "PNG")
+def _deep_kind(path: Path, im: Image.Image) -> str | None:
+    """For a 16-bit file of several channels, whose pixels Pillow would narrow to 8 bits: "PNG", "PNG LA" (grey +
+    alpha) or "TIFF"; None for any other file. 16-bit grey stays with Pillow, which keeps its 16 bits."""
+    if im.format == "PNG":
+        with open(path, "rb") as f:
+            hdr = read_header(f.read(HEADER_BYTES))
+        if hdr is None or hdr.bit_depth != 16 or hdr.colour_type not in (2, 4, 6):
+            return None
+        return "PNG LA" if hdr.colour_type == 4 else "PNG"
+    if im.format == "TIFF":
+        tags = getattr(im, "tag_v2", {})
+        bits, formats = tags.get(258), tags.get(339, 1)
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        formats = formats if isinstance(formats, tuple) else (formats,)
+        if (len(bits) >= 2 and all(b == 16 for b in bits) and all(f == 1 for f in formats)  # unsigned integers
+                and tags.get(262) in (1, 2)):  # grey (black is 0) or RGB, with extra samples
+            return "TIFF"
+    return None
 
 
-def _read_tiff16(path: Path, limit: int | None) -> Picture | None:
-    """A 16-bit RGB(A) TIFF read at full depth, or None for any other file (Pillow would give 8 bits)."""
-    from . import tiff16
-
+def _load_deep(path: Path, limit: int | None) -> Picture | None:
+    """A 16-bit colour PNG or TIFF read at full depth, or None for any other file (which Pillow reads)."""
     try:
         with _pillow_limit_off():
-            im = Image.open(path)
-        with im:
-            if not tiff16.is_16bit_colour(im):
-                return None
-            _check_single_frame(path, im)
-            _check_size(path, im.size, limit)
-            orientation = int(im.tag_v2.get(_ORIENTATION, 1))
-            exif = _exif_without_orientation(im)
-    except (OSError, SyntaxError, ValueError):
-        return None  # open_image will report it properly
-    try:
-        pixels, icc = tiff16.read(path)
-    except (ValueError, OSError, zlib.error) as e:
-        warnings.warn(f"{path}: read with 8 bits per sample ({e})", stacklevel=2)
-        return None
-    return Picture(_orient(pixels, orientation), icc, exif, "TIFF")
+            im = Image.open(path)  # the header and metadata only: no pixel is decoded
+    except Exception:
+        return None  # open_image reports it properly
+    with im:
+        kind = _deep_kind(path, im)
+        if kind is None:
+            return None
+        _check_single_frame(path, im)
+        _check_size(path, im.size, limit)
+        orientation, exif = _orientation_and_exif(im)
+        icc, dpi, fmt = im.info.get("icc_profile") or None, _dpi(im), im.format
+    pixels = deep.decode_tiff(path) if kind == "TIFF" else deep.decode_png(path, grey_alpha=kind == "PNG LA")
+    return Picture(_orient(pixels, orientation), icc, exif, fmt, dpi)
 
 
 def pixels_of(im: Image.Image) -> np.ndarray:
@@ -320,8 +328,6 @@ def pixels_of(im: Image.Image) -> np.ndarray:
 
 def load_picture(path: str | Path, max_pixels: int | None = None) -> Picture:
     """Read an image keeping what an upscale must preserve: grey vs colour, alpha, 16 bits, ICC, EXIF."""
-    from . import png16
-
     path = Path(path)
     _check_file(path)
     with reading(path, ImageError, "cannot decode image"):
@@ -329,23 +335,14 @@ def load_picture(path: str | Path, max_pixels: int | None = None) -> Picture:
 
 
 def _load_picture(path: Path, max_pixels: int | None) -> Picture:
-    from . import png16
-
     limit = default_max_pixels() if max_pixels is None else max_pixels
-    if png16.needs_own_decoder(path):
-        hdr = png16.read_header(path)
-        if hdr is not None and not hdr.interlace:
-            return _read_png16(path, limit)
-        warnings.warn(f"{path}: interlaced 16-bit colour PNG, read with 8 bits per sample", stacklevel=2)
-    pic16 = _read_tiff16(path, limit)
-    if pic16 is not None:
-        return pic16
+    pic = _load_deep(path, limit)
+    if pic is not None:
+        return pic
     im = open_image(path, max_pixels=limit)
     pixels = np.ascontiguousarray(pixels_of(im))
     icc = im.info.get("icc_profile") if im.mode != "CMYK" else None  # a CMYK profile does not fit RGB pixels
-    dpi = im.info.get("dpi")
-    return Picture(pixels, icc or None, _exif_without_orientation(im), im.format,
-                   tuple(float(d) for d in dpi) if dpi else None)
+    return Picture(pixels, icc or None, _exif_without_orientation(im), im.format, _dpi(im))
 
 
 def picture_to_pil(pic: Picture) -> Image.Image:
@@ -368,11 +365,10 @@ def save_picture(pic: Picture, path: str | Path, fmt: str | None = None, *, qual
                  overwrite: bool = False, warn: Callable[[str], None] | None = None) -> Path:
     """Write ``pic`` atomically in ``fmt`` (default: from the suffix), converting what the format cannot hold.
 
-    16 bits survive in PNG (any channels) and TIFF (grey, RGB, RGBA); JPEG has no alpha (dropped, with a warning);
-    the ICC profile and EXIF go along wherever the format carries them.
+    16 bits survive in PNG (any channels) and TIFF (grey, RGB, RGBA), colour through the ``codecs`` extra;
+    JPEG has no alpha (dropped, with a warning); the ICC profile and EXIF go along wherever the format carries
+    them (a 16-bit colour TIFF gets the ICC profile, not the EXIF).
     """
-    from . import png16
-
     path = Path(path)
     fmt = format_for(path, fmt)
     check_output_size(path, fmt, *pic.size)
@@ -381,19 +377,21 @@ def save_picture(pic: Picture, path: str | Path, fmt: str | None = None, *, qual
     if fmt == "JPEG" and pic.has_alpha:
         note(f"{path.name}: JPEG has no alpha channel; the alpha is dropped (choose png, webp or tif to keep it)")
         arr = arr[:, :, :-1]
+    # No 16-bit grey + alpha TIFF is written: Pillow, and so rlfn itself, could not open it.
     if arr.dtype == np.uint16 and not (fmt == "PNG" or (fmt == "TIFF" and arr.shape[2] != 2)):
         note(f"{path.name}: {fmt} cannot hold these 16-bit pixels here; written with 8 bits (choose png to keep 16)")
         arr = to_8bit(arr)
     if fmt == "WEBP" and arr.shape[2] == 2:  # WebP has no grey + alpha
         arr = np.concatenate([arr[:, :, :1]] * 3 + [arr[:, :, 1:]], axis=2)
     out = Picture(arr, pic.icc, pic.exif, pic.format, pic.dpi)
-    if arr.dtype == np.uint16 and arr.shape[2] > 1 and fmt == "TIFF":
-        from . import tiff16
+    if arr.dtype == np.uint16 and arr.shape[2] > 1:  # Pillow would narrow it: OpenCV or tifffile writes it
+        deep.check_writer(path, fmt)
 
-        return atomic_write(path, lambda tmp: Path(tmp).write_bytes(tiff16.encode(arr, pic.icc)), overwrite=overwrite)
-    if arr.dtype == np.uint16 and arr.shape[2] > 1:
-        return atomic_write(path, lambda tmp: Path(tmp).write_bytes(png16.encode(arr, pic.icc, pic.exif)),
-                            overwrite=overwrite)
+        def write(tmp: Path) -> None:
+            tmp.write_bytes(deep.encode_png(arr, pic.icc, pic.exif, pic.dpi) if fmt == "PNG"
+                            else deep.encode_tiff(arr, pic.icc, pic.dpi))
+
+        return atomic_write(path, write, overwrite=overwrite)
     im = picture_to_pil(out)
     kw: dict = {}
     if pic.icc and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
