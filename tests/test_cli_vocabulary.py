@@ -177,3 +177,19 @@ def test_output_size_arithmetic():
     assert OutputSize(width=1000, height=1000).for_input(400, 200, 4) == (1000, 500)
     with pytest.raises(Exception, match="not both"):
         OutputSize(outscale=2, width=3)
+
+
+def test_png_compression_level(tmp_path):
+    """Level 0 stores, level 9 squeezes: same pixels, different sizes; 16-bit colour too (through OpenCV)."""
+    from rlfn.io.images import Picture, load_picture, save_picture
+
+    rng = np.random.default_rng(4)
+    smooth = np.kron(rng.integers(0, 255, (8, 8, 3)), np.ones((8, 8, 1))).astype(np.uint8)
+    for pixels in (smooth, smooth.astype(np.uint16) * 257):
+        sizes = {}
+        for level in (0, 9):
+            path = save_picture(Picture(pixels), tmp_path / f"{pixels.dtype}_{level}.png", png_compression=level)
+            assert np.array_equal(load_picture(path).pixels, pixels)
+            sizes[level] = path.stat().st_size
+        assert sizes[0] > 3 * sizes[9], sizes
+    assert parse("upscale", "a.png", "--png-compression", "9").png_compression == 9

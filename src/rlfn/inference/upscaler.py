@@ -24,7 +24,7 @@ from PIL import Image
 
 from ..errors import DeviceError, ImageError, RLFNError
 from ..io.atomic import refuse_existing
-from ..io.images import Picture, load_picture, picture_to_pil, pixels_of, save_picture, to_8bit
+from ..io.images import PNG_COMPRESSION, Picture, load_picture, picture_to_pil, pixels_of, save_picture, to_8bit
 from ..models.descriptor import SRModel
 from . import heap
 from .devices import default_tile, resolve_device
@@ -357,14 +357,16 @@ class Upscaler:
 
     def upscale_file(self, src: str | Path, dst: str | Path, fmt: str | None = None, *, quality: int = 95,
                      overwrite: bool = False, max_pixels: int | None = None,
-                     on_tile: Callable[[], None] | None = None, size: OutputSize | None = None) -> Path:
+                     on_tile: Callable[[], None] | None = None, size: OutputSize | None = None,
+                     png_compression: int = PNG_COMPRESSION) -> Path:
         """Read ``src``, upscale, and write ``dst`` atomically (the format from ``fmt`` or ``dst``'s suffix)."""
         dst = Path(dst)
         refuse_existing(dst, overwrite)
         pic = load_picture(src, max_pixels=max_pixels)
         big = self.upscale_picture(pic, on_tile, size)
         del pic
-        return save_picture(big, dst, fmt, quality=quality, overwrite=overwrite, warn=self._warn_fn)
+        return save_picture(big, dst, fmt, quality=quality, overwrite=overwrite, warn=self._warn_fn,
+                            png_compression=png_compression)
 
 
 

@@ -70,7 +70,7 @@ def decode_png(path: str | Path, grey_alpha: bool = False) -> np.ndarray:
 
 
 def encode_png(pixels: np.ndarray, icc: bytes | None = None, exif: bytes | None = None,
-               dpi: tuple[float, float] | None = None) -> bytes:
+               dpi: tuple[float, float] | None = None, compression: int = 1) -> bytes:
     """A 16-bit PNG of grey + alpha, RGB or RGBA pixels, with the ICC profile, EXIF and resolution given."""
     import cv2  # present: see check_writer
     h, w, ch = pixels.shape
@@ -83,10 +83,11 @@ def encode_png(pixels: np.ndarray, icc: bytes | None = None, exif: bytes | None 
             # wide, and with the Up filter (each byte minus the byte above it, whatever the pixel size) so does
             # the compressed data: only the IHDR (width, colour type 4) differs, and it is replaced.
             ok, buf = cv2.imencode(".png", np.ascontiguousarray(pixels).reshape(h, 2 * w),
-                                   [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP])
+                                   [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP,
+                                    cv2.IMWRITE_PNG_COMPRESSION, compression])
             header = Header(w, h, 16, 4, 0)
-        else:  # OpenCV's default zlib settings are fast and compress 16-bit photos as well as level 6 does
-            ok, buf = cv2.imencode(".png", np.ascontiguousarray(_rgb(pixels)))
+        else:
+            ok, buf = cv2.imencode(".png", np.ascontiguousarray(_rgb(pixels)), [cv2.IMWRITE_PNG_COMPRESSION, compression])
     if not ok:
         raise ValueError(native_stderr.reason(said, "OpenCV could not encode it"))
     extra = [icc_chunk(icc)] if icc else []
