@@ -152,7 +152,7 @@ def test_bad_model_arguments_are_one_line(tmp_path, weights, capsys, argv, messa
 def test_missing_bundled_weights_is_one_line(tmp_path, capsys, monkeypatch):
     from rlfn.models import weights
 
-    monkeypatch.setattr(weights, "bundled_weights_path", lambda variant, scale: None)
+    monkeypatch.setattr(weights, "bundled_weights_path", lambda variant, scale, tag="ours": None)
     rgb(tmp_path / "a.png")
     rc, err = run(capsys, tmp_path / "a.png", "--pretrained", "ours")
     assert rc == 2 and "--weights" in err and len(err.strip().splitlines()) == 1

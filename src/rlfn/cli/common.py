@@ -127,10 +127,14 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"upscaling factor, 1 to {MAX_SCALE} (default: 4, or the checkpoint's)")
     g.add_argument("--weights", "-w", default=None,
                    help="checkpoint file (.pth or .safetensors); variant and scale are read from it")
-    g.add_argument("--pretrained", default="auto", choices=("auto", "ours", "official"),
+    g.add_argument("--pretrained", default="auto", choices=("auto", "ours", "official", "real"),
                    help="published weights to use without --weights: 'ours' (shipped in the package), "
-                        "'official' (bytedance/RLFN, downloaded once and cached), or 'auto': ours where we ship "
+                        "'official' (bytedance/RLFN, downloaded once and cached), 'real' (ours, trained to clean "
+                        "JPEG, noise and blur while upscaling photos as they come), or 'auto': ours where we ship "
                         "them (rlfn_s x2, x4), else the official ones (default: %(default)s)")
+    g.add_argument("--denoise", type=float_in(0, 1), default=None, metavar="S",
+                   help="mix our bicubic-trained (0) and real-world (1) weights: higher cleans more JPEG blocks and "
+                        "noise, lower keeps more fine detail (default: off, the weights --pretrained names)")
 
 
 def load_from_args(args: argparse.Namespace, device: torch.device | str = "cpu") -> SRModel:
@@ -138,6 +142,6 @@ def load_from_args(args: argparse.Namespace, device: torch.device | str = "cpu")
 
     if args.weights is not None and args.model is None:
         # A checkpoint alone: take whatever it holds (a --scale, if given, must agree).
-        return load_model(args.weights, scale=args.scale, device=device)
+        return load_model(args.weights, scale=args.scale, device=device, denoise=getattr(args, "denoise", None))
     return load_model(args.model or DEFAULT_MODEL, args.scale, weights=args.weights, pretrained=args.pretrained,
-                      device=device)
+                      device=device, denoise=getattr(args, "denoise", None))

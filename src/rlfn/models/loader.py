@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointMismatchError
+from ..errors import CheckpointMismatchError, ConfigError
 from .checkpoint import build_from_state_dict, read_checkpoint
 from .descriptor import SRModel
 from .registry import parse_name
@@ -53,15 +53,21 @@ def load_model(
     device: str | torch.device = "cpu",
     pixel_range: float | None = None,
     progress: bool = True,
+    denoise: float | None = None,
 ) -> SRModel:
     """Load an RLFN ready for inference.
 
     ``model`` is a name (``"rlfn_s"``, ``"rlfn_s_x4"``) or a checkpoint path. ``weights`` is a checkpoint
     path that must match the named model. Without it, ``pretrained`` picks published weights:
     ``"ours"`` (trained by this project, shipped in the package) or ``"official"`` (bytedance/RLFN,
-    downloaded once and cached, SHA-256 verified).
+    downloaded once and cached, SHA-256 verified), ``"real"`` (ours, trained on real-world degradations: JPEG,
+    noise, blur) or ``"auto"`` (ours where shipped, else official). ``denoise`` (0 to 1) mixes our
+    bicubic-trained weights (0) with the real-world ones (1), whatever ``pretrained`` says.
     """
     spec = str(model)
+    if denoise is not None and (weights is not None or looks_like_path(spec)):
+        raise ConfigError("--denoise mixes the shipped bicubic and real-world weights; it does not apply to a "
+                          "checkpoint file")
     if weights is None and looks_like_path(spec):
         loaded = load_file(spec, pixel_range)
         if scale is not None and loaded.scale != scale:
@@ -76,6 +82,12 @@ def load_model(
                 f"{weights}: is {loaded.variant} x{loaded.scale}, but {variant.name} x{scale} was asked"
             )
         return loaded.to(device)
+    if denoise is not None:
+        from .interpolate import interpolate
+
+        clean = load_model(variant.name, scale, pretrained="ours", pixel_range=pixel_range)
+        real = load_model(variant.name, scale, pretrained="real", pixel_range=pixel_range)
+        return interpolate(clean, real, denoise).to(device)
     record = find_weights(variant.name, scale, pretrained)
     if record.path is not None:
         path = record.path

@@ -1,7 +1,9 @@
 """The weights catalogue: every published set of weights for a variant at a scale, official and ours.
 
 Official weights (bytedance/RLFN) are downloaded on first use and SHA-256 verified (:mod:`rlfn.models.hub`);
-ours, trained by this project, ship inside the package (``rlfn/weights/<variant>_x<scale>.safetensors``).
+ours, trained by this project, ship inside the package: ``rlfn/weights/<variant>_x<scale>.safetensors`` trained on
+bicubic downscales ("ours"), and ``<variant>_x<scale>_real.safetensors`` trained on the real-world degradations
+("real": JPEG, noise and blur cleaned while upscaling).
 Each record says which pixel range the weights expect.
 """
 from __future__ import annotations
@@ -15,7 +17,8 @@ from .registry import VARIANTS
 
 OFFICIAL_PIXEL_RANGE = 255.0  # the official code works on [0, 255]; also assumed for files that do not say
 OURS_PIXEL_RANGE = 1.0  # we train on [0, 1]
-TAGS = ("auto", "ours", "official")  # auto: ours where the package ships them, else the official ones
+TAGS = ("auto", "ours", "official", "real")  # auto: ours where the package ships them, else the official ones
+_SHIPPED_SUFFIX = {"ours": "", "real": "_real"}  # tag → file name suffix of the weights in the package
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Weights:
 
     variant: str
     scale: int
-    tag: str  # "official" or "ours"
+    tag: str  # "official", "ours" or "real"
     pixel_range: float  # the input range the weights expect: 255.0 or 1.0
     url: str | None = None  # remote weights: fetched on first use (rlfn.models.hub)
     sha256: str | None = None
@@ -59,26 +62,26 @@ OFFICIAL_WEIGHTS: dict[tuple[str, int], Weights] = {
 }
 
 
-def bundled_weights_path(variant: str, scale: int) -> Path | None:
-    """The weights this project trained and ships inside the package, if any for (variant, scale)."""
-    ref = resources.files("rlfn") / "weights" / f"{variant}_x{scale}.safetensors"
+def bundled_weights_path(variant: str, scale: int, tag: str = "ours") -> Path | None:
+    """The weights this project trained and ships inside the package, if any for (variant, scale, tag)."""
+    ref = resources.files("rlfn") / "weights" / f"{variant}_x{scale}{_SHIPPED_SUFFIX[tag]}.safetensors"
     return Path(str(ref)) if ref.is_file() else None
 
 
-def our_weights() -> dict[tuple[str, int], Weights]:
-    """Ours: whatever the package ships, for every variant and scale."""
+def our_weights(tag: str = "ours") -> dict[tuple[str, int], Weights]:
+    """Ours (``tag`` "ours", bicubic-trained, or "real", real-world): whatever the package ships."""
     out = {}
     for v in VARIANTS.values():
         for scale in v.scales:
-            path = bundled_weights_path(v.name, scale)
+            path = bundled_weights_path(v.name, scale, tag)
             if path is not None:
-                out[(v.name, scale)] = Weights(v.name, scale, "ours", OURS_PIXEL_RANGE, filename=path.name, path=path)
+                out[(v.name, scale)] = Weights(v.name, scale, tag, OURS_PIXEL_RANGE, filename=path.name, path=path)
     return out
 
 
 def available_weights() -> list[Weights]:
     """The whole catalogue, sorted by variant, scale and tag."""
-    out = [*OFFICIAL_WEIGHTS.values(), *our_weights().values()]
+    out = [*OFFICIAL_WEIGHTS.values(), *our_weights("ours").values(), *our_weights("real").values()]
     return sorted(out, key=lambda w: (w.variant, w.scale, w.tag))
 
 
@@ -92,12 +95,13 @@ def find_weights(variant: str, scale: int, tag: str = "auto") -> Weights:
         raise UnknownModelError(f"unknown pretrained weights {tag!r}; choose {', '.join(TAGS)}")
     if tag == "auto":
         tag = "ours" if (variant, scale) in our_weights() or (variant, scale) not in OFFICIAL_WEIGHTS else "official"
-    records = our_weights() if tag == "ours" else OFFICIAL_WEIGHTS
+    records = OFFICIAL_WEIGHTS if tag == "official" else our_weights(tag)
     if (variant, scale) in records:
         return records[(variant, scale)]
-    if tag == "ours":
+    if tag in ("ours", "real"):
         have = [f"{w.variant} x{w.scale} ({w.tag})" for w in available_weights()]
-        raise UnknownModelError(f"no weights of ours for {variant} x{scale}; available: {', '.join(have)}; "
+        what = "weights of ours" if tag == "ours" else "real-world weights"
+        raise UnknownModelError(f"no {what} for {variant} x{scale}; available: {', '.join(have)}; "
                                 "or pass --weights PATH")
     have_official = ", ".join(f"{v} x{s}" for v, s in sorted(OFFICIAL_WEIGHTS))
     raise UnknownModelError(f"no official weights for {variant} x{scale}; official ones exist for {have_official}")
