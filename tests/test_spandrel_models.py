@@ -166,3 +166,11 @@ def test_rlfn_checkpoints_stay_on_rlfns_own_path(tmp_path):
     torch.save(rlfn.create_model("rlfn_s", 2).state_dict(), path)
     m = rlfn.load_file(path)
     assert m.is_rlfn and m.variant == "rlfn_s" and m.tile_align == 6
+
+
+def test_export_refuses_other_architectures(checkpoints, tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    rc = main(["export", "--weights", str(checkpoints["SPAN"]), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "RLFN models only" in err
+    assert not out.exists()
