@@ -17,6 +17,7 @@ _EXPORTS = {
     "Upscaler": "rlfn.inference.upscaler", "upscale": "rlfn.inference.upscaler",
     "SRModel": "rlfn.models.descriptor",
     "load_file": "rlfn.models.loader", "load_model": "rlfn.models.loader",
+    "register_spandrel": "rlfn.models.spandrel_bridge",
     "VARIANTS": "rlfn.models.registry", "create_model": "rlfn.models.registry", "list_models": "rlfn.models.registry",
     "RLFN": "rlfn.models.rlfn",
     "imresize": "rlfn.quality.imresize",
@@ -46,6 +47,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .inference.upscaler import Upscaler, upscale
     from .models.descriptor import SRModel
     from .models.loader import load_file, load_model
+    from .models.spandrel_bridge import register_spandrel
     from .models.registry import VARIANTS, create_model, list_models
     from .models.rlfn import RLFN
     from .quality.imresize import imresize

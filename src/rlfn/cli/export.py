@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     # Every input is read before anything is written: a bad --check image leaves no file behind.
     inputs = None if args.no_check else _check_inputs(args.check)
     model = load_from_args(args, "cpu")
+    if not model.is_rlfn:  # the graph goes through spandrel's Python-side call; not traced or checked here
+        raise RLFNError(f"rlfn export handles RLFN models only; this is a {model.architecture} model (through spandrel)")
     if fmt == "onnx":
         export_onnx(model, out, opset=args.opset, overwrite=args.overwrite)
         what, runtime = f"opset {args.opset}", "onnxruntime"

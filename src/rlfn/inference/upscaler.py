@@ -132,6 +132,9 @@ class Upscaler:
         self.tileable = bool(getattr(self.model, "tileable", True))
         self.tile = (default_tile(self.device) if tile == "auto" else tile) or None
         if not self.tileable:
+            if tile != "auto" and self.tile:
+                self._warn_once(f"{getattr(self.model, 'variant', 'this model')} is not meant to be tiled (it "
+                                "needs the whole image); running whole images")
             self.tile = None
 
     def _set_model(self, model: SRModel, device: str | torch.device, precision: Precision, fast: bool) -> None:
@@ -161,6 +164,10 @@ class Upscaler:
             return "fp32"
         if asked == "auto":
             return "fp16" if device.type == "cuda" and model.supports_half else "fp32"
+        supported = model.supports_half if asked == "fp16" else model.supports_bfloat16 if asked == "bf16" else True
+        if not supported:  # as spandrel says of the network: it gives wrong or no output in that precision
+            self._warn_once(f"{model.variant} does not support {asked}; computing in float32")
+            return "fp32"
         if asked == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise DeviceError("bfloat16 is not supported by this GPU; use --precision fp16 or fp32")
         return asked

@@ -1,1 +1,1 @@
-"""The architecture (RLFN, its blocks, the ESA), names, the weights catalogue, checkpoints, loading, downloads and the loaded-model descriptor (SRModel)."""
+"""The architecture (RLFN, its blocks, the ESA), names, the weights catalogue, checkpoints, loading, downloads, the loaded-model descriptor (SRModel), and spandrel both ways (other networks in rlfn, RLFN in spandrel)."""

@@ -154,10 +154,14 @@ _BLOCK_RE = re.compile(r"^block_(\d+)\.c1_r\.weight$")
 _REQUIRED = ("conv_1.weight", "conv_2.weight", "upsampler.0.weight", "block_1.c1_r.weight", "block_1.esa.conv1.weight")
 
 
+def is_rlfn_state_dict(state: Mapping[str, object]) -> bool:
+    """Whether the tensor names are an RLFN's (its shapes may still not fit: :func:`inspect_state_dict` says)."""
+    return all(k in state for k in _REQUIRED)
+
+
 def inspect_state_dict(state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> ArchInfo:
     """Read the architecture from tensor shapes; refuse anything that is not an RLFN."""
-    missing = [k for k in _REQUIRED if k not in state]
-    if missing:
+    if not is_rlfn_state_dict(state):
         sample = ", ".join(repr(k) for k in list(state)[:3])
         raise CheckpointMismatchError(
             f"{source}: not an RLFN checkpoint (its {len(state)} tensors are named like {sample}; "
@@ -169,7 +173,7 @@ def inspect_state_dict(state: Mapping[str, torch.Tensor], source: str = "checkpo
         esa = state["block_1.esa.conv1.weight"].shape[0]
         blocks = max(int(m.group(1)) for k in state if (m := _BLOCK_RE.match(k)))
         up_out, in_ch = state["upsampler.0.weight"].shape[:2]
-    except (IndexError, AttributeError) as e:
+    except (IndexError, AttributeError, ValueError) as e:  # a missing axis, a non-tensor, too few axes to unpack
         raise CheckpointMismatchError(f"{source}: RLFN-like names but unexpected tensor shapes ({e})") from None
     scale = math.isqrt(up_out // 3)
     if scale * scale * 3 != up_out or in_ch != channels:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ContextManager
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -58,7 +60,7 @@ def prepare_input(x: torch.Tensor, min_size: int) -> tuple[torch.Tensor, bool, i
 @dataclass(eq=False)
 class SRModel:
     module: nn.Module
-    variant: str  # "rlfn", "rlfn_s", "rlfn_ntire" or "rlfn_custom"
+    variant: str  # "rlfn", "rlfn_s", "rlfn_ntire" or "rlfn_custom"; another network: its spandrel id ("SPAN")
     scale: int
     pixel_range: float = 255.0
     channels: int = 0
@@ -68,11 +70,18 @@ class SRModel:
     min_size: int = esa.MIN_SIZE
     # fp16/bf16 are fine on GPUs for this small conv net, but the caller still checks for non-finite output
     supports_half: bool = True
+    supports_bfloat16: bool = True
     # Tiles with overlap reproduce the whole-image output: RLFN's convolutions are local, and its ESA (the one
     # non-local part) is made tile-exact by in_window with windows starting on tile_align.
     tileable: bool = True
     tile_align: int = esa.GRID
     metadata: dict[str, str] = field(default_factory=dict)
+    # Another network (loaded through spandrel): its architecture's name; it knows nothing of tile windows.
+    architecture: str = "RLFN"
+
+    @property
+    def is_rlfn(self) -> bool:
+        return self.architecture == "RLFN"
 
     @property
     def name(self) -> str:
@@ -107,6 +116,9 @@ class SRModel:
 
     def describe(self) -> str:
         src = f", weights: {self.source}" if self.source else ""
+        if not self.is_rlfn:
+            return (f"{self.variant} x{self.scale} ({self.architecture} through spandrel, "
+                    f"{self.num_parameters:,} parameters{src})")
         return (
             f"{self.variant} x{self.scale} ({self.channels}/{self.mid_channels} channels, {self.blocks} blocks, "
             f"{self.num_parameters:,} parameters, input range [0, {self.pixel_range:g}]{src})"
@@ -114,7 +126,7 @@ class SRModel:
 
     def in_window(self, win: esa.Placement) -> ContextManager[None]:
         """Run the calls inside this context as for the part ``win`` of a larger image (for tiling)."""
-        return esa.image_window(win)
+        return esa.image_window(win) if self.is_rlfn else contextlib.nullcontext()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Super-resolve ``x`` (N×3×H×W or 3×H×W, values in [0, 1]); returns the same layout, clamped to [0, 1]."""

@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointMismatchError, ConfigError
-from .checkpoint import build_from_state_dict, read_checkpoint
+from .checkpoint import build_from_state_dict, is_rlfn_state_dict, read_checkpoint
 from .descriptor import SRModel
 from .registry import parse_name
 from .weights import OFFICIAL_PIXEL_RANGE, find_weights
@@ -24,11 +24,24 @@ def looks_like_path(spec: str) -> bool:
 def load_file(path: str | Path, pixel_range: float | None = None, source: str | None = None) -> SRModel:
     """An :class:`SRModel` from any checkpoint file the loader accepts.
 
-    The pixel range is ``pixel_range`` if given, else the file's metadata; plain state dicts without it are
-    taken to follow the official convention, [0, 255].
+    The pixel range of RLFN weights is ``pixel_range`` if given, else the file's metadata; plain state dicts
+    without it are taken to follow the official convention, [0, 255]. A checkpoint of another network is
+    loaded through spandrel (the ``rlfn[spandrel]`` extra); such models take [0, 1] and ``pixel_range``
+    does not apply to them.
     """
     state, meta = read_checkpoint(path)
-    module, info = build_from_state_dict(state, str(path))
+    try:
+        module, info = build_from_state_dict(state, str(path))
+    except CheckpointMismatchError as e:
+        if is_rlfn_state_dict(state):  # RLFN's names with tensors that do not fit: no other network's
+            raise
+        from .spandrel_bridge import load_foreign  # imports spandrel, only for other networks
+
+        other = load_foreign(state, source or str(path), str(e), meta)
+        if pixel_range not in (None, 1.0):
+            raise CheckpointMismatchError(f"{path}: is a {other.architecture} model; a pixel range applies to "
+                                          "RLFN weights only (other networks take [0, 1] through spandrel)")
+        return other
     if pixel_range is None:
         pixel_range = float(meta.get("pixel_range", OFFICIAL_PIXEL_RANGE))
     return SRModel(
