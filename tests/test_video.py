@@ -145,13 +145,38 @@ def test_rotation_and_colour_tags_are_kept(tmp_path, capsys):
     assert b["n"] == 6 and b["size"] == (384, 256)
 
 
-def test_folders_mix_images_and_videos(tmp_path, capsys):
-    make_clip(tmp_path / "v.mkv", n=3, audio=False)
-    Image.new("RGB", (16, 12), "teal").save(tmp_path / "p.png")
-    rc, err = upscale(capsys, tmp_path, "-o", tmp_path / "out")
+def with_subtitles(clip, path):
+    """``clip`` remuxed with a SubRip subtitle stream (French, two lines)."""
+    srt = path.with_suffix(".srt")
+    srt.write_text("1\n00:00:00,000 --> 00:00:00,050\nBonjour\n\n2\n00:00:00,060 --> 00:00:00,120\nSalut\n")
+    with av.open(str(clip)) as v, av.open(str(srt)) as s, av.open(str(path), "w") as out:
+        streams = {(c, st.index): out.add_stream_from_template(st) for c in (v, s) for st in c.streams}
+        streams[(s, 0)].metadata["language"] = "fra"
+        for c in (v, s):
+            for p in c.demux():
+                if p.size:
+                    p.stream = streams[(c, p.stream.index)]
+                    out.mux(p)
+    srt.unlink()
+    clip.unlink()
+    return path
+
+
+def subtitle_packets(path):
+    with av.open(str(path)) as c:
+        return c.streams.subtitles[0].metadata.get("language"), [(p.pts, bytes(p)) for p in c.demux(subtitles=0) if p.size]
+
+
+def test_folders_mix_images_and_videos_and_subtitles_are_copied(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    with_subtitles(make_clip(tmp_path / "v0.mkv", n=3), tmp_path / "in" / "v.mkv")
+    Image.new("RGB", (16, 12), "teal").save(tmp_path / "in" / "p.png")
+    rc, err = upscale(capsys, tmp_path / "in", "-o", tmp_path / "out")
     assert rc == 0, err
     assert "2 upscaled, 0 failed" in err
     assert probe(tmp_path / "out" / "v_x4.mkv")["n"] == 3
+    lang, packets = subtitle_packets(tmp_path / "out" / "v_x4.mkv")
+    assert lang == "fra" and packets == subtitle_packets(tmp_path / "in" / "v.mkv")[1] and len(packets) == 2
     assert Image.open(tmp_path / "out" / "p_x4.png").size == (64, 48)
 
 
