@@ -86,11 +86,12 @@ def test_nan_weights_are_refused(tmp_path, weights):
     assert rc == 2 and "NaN or infinite" in err and not (tmp_path / "a_x2.png").exists()
 
 
-def test_multi_frame_inputs_are_refused(tmp_path, weights):
+def test_multi_page_inputs_are_refused(tmp_path, weights):
+    # Animated GIF/APNG/WebP come out animated (tests/test_animation.py); pages of a TIFF are no animation.
     frames = [Image.new("RGB", (6, 5), c) for c in ("red", "blue")]
-    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
-    rc, _, err = run_cli(["upscale", tmp_path / "anim.gif", "--weights", weights, "-q"])
-    assert rc == 1 and "of 2 frames" in err and not list(tmp_path.glob("anim_x2*"))
+    frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:])
+    rc, _, err = run_cli(["upscale", tmp_path / "pages.tif", "--weights", weights, "-q"])
+    assert rc == 1 and "of 2 pages" in err and not list(tmp_path.glob("pages_x2*"))
 
 
 @pytest.mark.parametrize("size", [8, 16])

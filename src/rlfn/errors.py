@@ -22,6 +22,10 @@ class ImageError(RLFNError):
     """A file that is not a readable image, or an image that cannot be written."""
 
 
+class VideoError(ImageError):
+    """A file that is not a readable video, or a video that cannot be encoded as asked."""
+
+
 class ConfigError(RLFNError):
     """A training or benchmark configuration that is invalid."""
 

@@ -10,7 +10,8 @@ T = TypeVar("T")
 
 def progress(items: Iterable[T], total: int | None = None, desc: str = "", quiet: bool = False,
              unit: str = "it", every_s: float = 10.0) -> Iterator[T]:
-    """Iterate ``items`` with progress on stderr: a bar if stderr is a terminal, else a line every ``every_s``."""
+    """Iterate ``items`` with progress on stderr: a bar if stderr is a terminal, else a line every ``every_s``
+    (count, seconds, rate and, with a total, the time left)."""
     if quiet:
         yield from items
         return
@@ -29,5 +30,8 @@ def progress(items: Iterable[T], total: int | None = None, desc: str = "", quiet
         now = time.monotonic()
         if now - last >= every_s or (total is not None and n == total):
             of = f"/{total}" if total is not None else ""
-            print(f"{desc}: {n}{of} {unit} ({now - start:.1f} s)", file=sys.stderr, flush=True)
+            secs = now - start
+            rate = n / secs if secs > 0 else 0.0
+            eta = f", {(total - n) / rate:.0f} s left" if total is not None and n < total and rate > 0 else ""
+            print(f"{desc}: {n}{of} {unit} ({secs:.1f} s, {rate:.3g} {unit}/s{eta})", file=sys.stderr, flush=True)
             last = now

@@ -1,5 +1,7 @@
-"""``rlfn upscale``: files, folders and globs in; upscaled images out, written atomically, never overwritten
-unless asked. One bad file is reported and skipped; the exit status is 1 when any failed."""
+"""``rlfn upscale``: files, folders and globs in; upscaled images, animations and videos out, written
+atomically, never overwritten unless asked. One bad file is reported and skipped; the exit status is 1 when
+any failed. Videos go to :mod:`rlfn.inference.video`, GIF/APNG/WebP animations to
+:mod:`rlfn.inference.animation`; both are imported only when such a file comes up."""
 from __future__ import annotations
 
 import argparse
@@ -11,13 +13,14 @@ from pathlib import Path
 
 from ..errors import ImageError, RLFNError, WriteError
 from ..inference.devices import resolve_device
-from ..io.images import FORMATS, PNG_COMPRESSION, SUFFIX_FOR, list_images
+from ..io.images import FORMATS, PNG_COMPRESSION, SUFFIX_FOR
+from ..io.media import ANIMATION_SUFFIXES, VIDEO_SUFFIXES, is_video, list_media
 from .common import (add_device_argument, add_model_arguments, add_overwrite_argument, add_quiet_argument,
                      add_threads_argument, float_in, int_in, load_from_args)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image or video files, folders or glob patterns")
     p.add_argument("-i", "--input", dest="more_inputs", action="append", default=[], metavar="INPUT",
                    help="an input, as a positional INPUT (repeatable; Real-ESRGAN's spelling)")
     p.add_argument("-o", "--output", metavar="OUT", default=None,
@@ -25,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: beside each input)")
     p.add_argument("-r", "--recursive", action="store_true", help="look into sub-folders of folder inputs")
     p.add_argument("--ext", choices=("auto", *sorted(set(FORMATS))), default="auto",
-                   help="output format (default: auto, the input's)")
+                   help="output format of images (default: auto, the input's; videos keep their container)")
     p.add_argument("--suffix", default="_x{scale}", type=_suffix,
                    help="added to output names; {scale} becomes the output scale (default: %(default)s → "
                         "name_x4.png)")
@@ -44,6 +47,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--height", type=int_in(1, 1 << 20), default=None, metavar="H",
                    help="final height in pixels, keeping the aspect ratio")
     add_model_arguments(p)
+    v = p.add_argument_group("video (.mp4 .m4v .mkv .mov .webm .avi; needs rlfn[video])")
+    v.add_argument("--codec", default=None, metavar="NAME",
+                   help="FFmpeg video encoder, e.g. libx264, libx265, libvpx-vp9, libsvtav1 (default: libx264, "
+                        "libvpx-vp9 for .webm)")
+    v.add_argument("--crf", type=int_in(0, 63), default=None, metavar="N",
+                   help="constant quality, lower is better (default: visually lossless, 17 for x264, 20 for "
+                        "x265 and VP9, 22 for SVT-AV1: the encoders' own defaults smooth away the detail the "
+                        "upscale adds)")
+    v.add_argument("--batch", type=int_in(1, 256), default=4, metavar="N",
+                   help="frames run through the network together (default: %(default)s); frames larger than a "
+                        "tile are tiled one by one")
     g = p.add_argument_group("performance")
     add_device_argument(g)
     g.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
@@ -99,7 +113,7 @@ def _suffix(value: str) -> str:
 
 
 def _output_name(src: Path, suffix: str, fmt: str | None) -> str:
-    ext = SUFFIX_FOR[FORMATS[fmt]] if fmt else src.suffix
+    ext = SUFFIX_FOR[FORMATS[fmt]] if fmt and not is_video(src) else src.suffix
     return f"{src.stem}{suffix}{ext}"
 
 
@@ -132,7 +146,7 @@ def collect_jobs(args: argparse.Namespace, scale: int) -> list[Job]:
         p = Path(spec)
         if p.is_dir():
             try:
-                files = list_images(p, recursive=args.recursive)
+                files = list_media(p, recursive=args.recursive)
             except ImageError as e:
                 jobs.append(Job(p, None, str(e)))
                 continue
@@ -147,7 +161,8 @@ def collect_jobs(args: argparse.Namespace, scale: int) -> list[Job]:
         else:
             jobs.append(Job(p, None, f"{spec}: no such file or folder"))
     single_file_out = (
-        out is not None and len(found) == 1 and not out.is_dir() and out.suffix.lower().lstrip(".") in FORMATS
+        out is not None and len(found) == 1 and not out.is_dir()
+        and (out.suffix.lower().lstrip(".") in FORMATS or out.suffix.lower() in (*VIDEO_SUFFIXES, *ANIMATION_SUFFIXES))
     )
     if out is not None and out.exists() and not out.is_dir() and not single_file_out:
         raise RLFNError(f"-o {out}: is a file; {len(found)} inputs need an output folder")
@@ -231,6 +246,20 @@ def _upscale_one(up, job: Job, args: argparse.Namespace, console: _Console) -> f
     """Upscale one file; returns its input megapixels. Errors a user can cause are raised as RLFNError."""
     from ..io.images import check_output_size, format_for, load_picture, save_picture
 
+    assert job.dst is not None
+    if is_video(job.src):
+        from ..inference.video import upscale_video
+
+        return upscale_video(up, job.src, job.dst, codec=args.codec, crf=args.crf, batch=args.batch,
+                             overwrite=args.overwrite, quiet=args.quiet, warn=console.say).megapixels
+    from ..io.animation import is_animation
+
+    if job.dst.suffix.lower() in ANIMATION_SUFFIXES or is_animation(job.src):
+        from ..inference.animation import upscale_animation
+
+        return upscale_animation(up, job.src, job.dst, _fmt(args), quality=args.quality, overwrite=args.overwrite,
+                                 max_pixels=args.max_pixels, quiet=args.quiet, warn=console.say)
+
     pic = load_picture(job.src, max_pixels=args.max_pixels)
     size = output_size(args)
     check_output_size(job.dst, format_for(job.dst, _fmt(args)), *size.for_input(*pic.size, up.scale))  # before the work
@@ -266,6 +295,10 @@ def run(args: argparse.Namespace) -> int:
         console.say(f"rlfn upscale: error: {j.error}")
     if not args.quiet:
         console.say(_describe(up))
+    if (args.codec is not None or args.crf is not None) and any(is_video(j.src) for j in todo):
+        from ..io.video import check_codec
+
+        check_codec(args.codec, args.crf)  # a wrong --codec or --crf stops before any work
     start = time.perf_counter()
     done = skipped = 0
     megapixels = 0.0

@@ -262,6 +262,33 @@ class Upscaler:
             self._upscale_alpha(a, c - 1, out, maxval, on_tile)
         return out[:, :, 0] if squeeze else out
 
+    def upscale_batch(self, frames: np.ndarray) -> np.ndarray:
+        """Upscale N×H×W×3 RGB frames (a video's), uint8 or uint16; N×sH×sW×3 of the same dtype back.
+
+        Frames that fit in one tile go through the model together, in one call (what a GPU needs to be
+        busy); larger ones are tiled frame by frame, exactly as :meth:`upscale_array` does.
+        """
+        if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[3] != 3:
+            raise ImageError(f"expected N×H×W×3 frames, got {getattr(frames, 'shape', type(frames).__name__)}")
+        if frames.dtype not in (np.uint8, np.uint16):
+            raise ImageError(f"unsupported pixel type {frames.dtype} for frames; use uint8 or uint16")
+        n, h, w, _ = frames.shape
+        s = self.scale
+        if n == 0 or h == 0 or w == 0:
+            raise ImageError(f"empty frames of shape {frames.shape}")
+        if n == 1 or self.tiles_for(w, h) > 1:
+            out = np.empty((n, h * s, w * s, 3), dtype=frames.dtype)
+            for i in range(n):
+                out[i] = self.upscale_array(frames[i])
+            return out
+        maxval = 255.0 if frames.dtype == np.uint8 else 65535.0
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(maxval)
+        self.stats.tiles += n
+        with torch.inference_mode():
+            y = self._forward_window(x).clamp_(0, 1).mul_(maxval).round_()  # as _writer quantises
+        y = y.to(torch.uint8 if maxval == 255.0 else torch.int32).permute(0, 2, 3, 1).numpy()
+        return np.ascontiguousarray(y, dtype=frames.dtype)
+
     def _to_planes(self, a: np.ndarray, chans: slice, maxval: float) -> torch.Tensor:
         t = torch.from_numpy(a[:, :, chans].astype(np.float32)).permute(2, 0, 1)
         if maxval != 1.0:

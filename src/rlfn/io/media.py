@@ -1,0 +1,36 @@
+"""Which files ``rlfn upscale`` takes, and what kind each is (image, animation, video), by name alone.
+
+Nothing here decodes anything or imports PyAV: a folder of PNGs is scanned, and ``rlfn upscale a.png`` runs,
+without the video extra. Videos are told by their suffix; the reader (:mod:`rlfn.io.video`) then says
+clearly when such a file is not a video after all.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ImageError
+from .atomic import is_temp_name
+from .images import IMAGE_SUFFIXES
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi")
+# GIF is read and written only as an animation (rlfn.io.animation), still or not: save_picture has no GIF.
+ANIMATION_SUFFIXES = (".gif",)
+MEDIA_SUFFIXES = (*IMAGE_SUFFIXES, *ANIMATION_SUFFIXES, *VIDEO_SUFFIXES)
+
+
+def is_video(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def list_media(folder: str | Path, recursive: bool = False) -> list[Path]:
+    """Images, GIFs and videos in ``folder`` (by suffix), sorted by name; an ImageError if it has none."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise ImageError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise ImageError(f"{folder}: is not a folder")
+    files = sorted(p for p in folder.glob("**/*" if recursive else "*")
+                   if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES and not is_temp_name(p.name))
+    if not files:
+        raise ImageError(f"{folder}: has no images or videos ({', '.join(MEDIA_SUFFIXES)})")
+    return files
