@@ -5,6 +5,7 @@ any failed. Videos go to :mod:`rlfn.inference.video`, GIF/APNG/WebP animations t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from ..errors import ImageError, RLFNError, WriteError
 from ..inference.devices import resolve_device
+from ..inference.pipeline import Writer, prefetched
 from ..io.images import FORMATS, PNG_COMPRESSION, SUFFIX_FOR
 from ..io.media import ANIMATION_SUFFIXES, VIDEO_SUFFIXES, is_video, list_media
 from .common import (add_device_argument, add_model_arguments, add_overwrite_argument, add_quiet_argument,
@@ -88,6 +90,7 @@ class Job:
     src: Path
     dst: Path | None  # None: the input itself is missing or unusable
     error: str | None = None
+    megapixels: float = 0.0  # the input's, once read
 
 
 def _parse_tile(value: str) -> int | str | None:
@@ -242,38 +245,67 @@ class _Console:
             self.bar.close()
 
 
-def _upscale_one(up, job: Job, args: argparse.Namespace, console: _Console) -> float:
-    """Upscale one file; returns its input megapixels. Errors a user can cause are raised as RLFNError."""
-    from ..io.images import check_output_size, format_for, load_picture, save_picture
+def _read(job: Job, args: argparse.Namespace):
+    """On the reader thread: what the job is, and for a still image its decoded picture (videos and
+    animations stream their own frames)."""
+    from ..io.animation import is_animation
+    from ..io.images import load_picture
 
     assert job.dst is not None
+    if job.dst.exists() and not args.overwrite:
+        return "exists", None  # reported (or skipped) by the caller; not worth decoding
     if is_video(job.src):
+        return "video", None
+    if job.dst.suffix.lower() in ANIMATION_SUFFIXES or is_animation(job.src):
+        return "animation", None
+    return "image", load_picture(job.src, max_pixels=args.max_pixels)
+
+
+def _upscale_stream(up, job: Job, kind: str, args: argparse.Namespace, console: _Console) -> float:
+    """A video or an animation, start to end on this thread; returns its input megapixels."""
+    assert job.dst is not None
+    if not output_size(args).native:
+        raise RLFNError(f"{job.src}: --outscale, --width and --height apply to still images; videos and "
+                        f"animations come out at the model's scale (x{up.scale})")
+    if kind == "video":
         from ..inference.video import upscale_video
 
         return upscale_video(up, job.src, job.dst, codec=args.codec, crf=args.crf, batch=args.batch,
                              overwrite=args.overwrite, quiet=args.quiet, warn=console.say).megapixels
-    from ..io.animation import is_animation
+    from ..inference.animation import upscale_animation
 
-    if job.dst.suffix.lower() in ANIMATION_SUFFIXES or is_animation(job.src):
-        from ..inference.animation import upscale_animation
+    return upscale_animation(up, job.src, job.dst, _fmt(args), quality=args.quality, overwrite=args.overwrite,
+                             max_pixels=args.max_pixels, quiet=args.quiet, warn=console.say)
 
-        return upscale_animation(up, job.src, job.dst, _fmt(args), quality=args.quality, overwrite=args.overwrite,
-                                 max_pixels=args.max_pixels, quiet=args.quiet, warn=console.say)
 
-    pic = load_picture(job.src, max_pixels=args.max_pixels)
+def _upscale_image(up, job: Job, pic, args: argparse.Namespace, console: _Console):
+    """Upscale a decoded still image; returns the picture to write. Errors a user can cause are RLFNError."""
+    from ..io.images import check_output_size, format_for
+
+    assert job.dst is not None
     size = output_size(args)
     check_output_size(job.dst, format_for(job.dst, _fmt(args)), *size.for_input(*pic.size, up.scale))  # before the work
     tile_bar = console.tile_bar(up.tiles_for(pic.size[0], pic.size[1], pic.has_alpha), job.src.name)
     try:
-        big = up.upscale_picture(pic, tile_bar.update if tile_bar is not None else None, size)
+        return up.upscale_picture(pic, tile_bar.update if tile_bar is not None else None, size)
     except RLFNError as e:
         raise RLFNError(f"{job.src}: {e}") from None
     finally:
         if tile_bar is not None:
             tile_bar.close()
-    save_picture(big, job.dst, _fmt(args), quality=args.quality, overwrite=args.overwrite, warn=console.say,
-                 png_compression=args.png_compression)
-    return pic.size[0] * pic.size[1] / 1e6
+
+
+def _writer(job: Job, big, args: argparse.Namespace, console: _Console):
+    from ..io.images import save_picture
+
+    # console.say is only called on the main thread: warnings are collected and said when the write is done
+    def write() -> list[str]:
+        notes: list[str] = []
+        save_picture(big, job.dst, _fmt(args), quality=args.quality, overwrite=args.overwrite, warn=notes.append,
+                     png_compression=args.png_compression)
+        return notes
+
+    return write
 
 
 def _describe(up) -> str:
@@ -302,28 +334,66 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     done = skipped = 0
     megapixels = 0.0
-    for i, job in enumerate(todo, 1):
-        assert job.dst is not None
-        t0 = time.perf_counter()
-        try:
+    index = {id(j): i for i, j in enumerate(todo, 1)}
+    started: dict[int, float] = {}
+
+    def finished(job: Job, error: BaseException | None, mp: float = 0.0) -> None:
+        nonlocal done, megapixels
+        if error is None:
+            done += 1
+            megapixels += mp
+            if not args.quiet and console.bar is None:
+                secs = time.perf_counter() - started[id(job)]
+                console.say(f"[{index[id(job)]}/{len(todo)}] {job.src} -> {job.dst} ({secs:.1f} s)")
+        else:
+            if isinstance(error, MemoryError):
+                job.error = f"{job.src}: out of memory (try a smaller --tile)"
+            elif isinstance(error, RLFNError):
+                job.error = str(error)
+            else:
+                raise error  # a bug, not a bad file: the traceback is wanted
+            failed.append(job)
+            console.say(f"rlfn upscale: error: {job.error}")
+        console.tick()
+
+    def written(outcomes) -> None:
+        for o in outcomes:
+            for note in o.value or []:
+                console.say(note)
+            finished(o.item, o.error, o.item.megapixels)
+
+    # The next image is decoded while this one is computed, and finished ones are encoded and written while
+    # the next is computed (rlfn.inference.pipeline); messages and the bar stay on this thread.
+    with contextlib.closing(prefetched(todo, lambda j: _read(j, args), depth=1)) as reads, \
+            Writer(depth=2) as writer:
+        for outcome in reads:
+            job = outcome.item
+            assert job.dst is not None
+            started[id(job)] = time.perf_counter()
             if job.dst.exists() and not args.overwrite:
                 if args.skip_existing:
                     skipped += 1
+                    console.tick()
                     continue
-                raise WriteError(f"{job.dst}: exists (pass --overwrite to replace it, or --skip-existing)")
-            megapixels += _upscale_one(up, job, args, console)
-            done += 1
-            if not args.quiet and console.bar is None:
-                console.say(f"[{i}/{len(todo)}] {job.src} -> {job.dst} ({time.perf_counter() - t0:.1f} s)")
-        except RLFNError as e:
-            job.error = str(e)
-        except MemoryError:
-            job.error = f"{job.src}: out of memory (try a smaller --tile)"
-        finally:
-            console.tick()
-        if job.error:
-            failed.append(job)
-            console.say(f"rlfn upscale: error: {job.error}")
+                finished(job, WriteError(f"{job.dst}: exists (pass --overwrite to replace it, or --skip-existing)"))
+                continue
+            if outcome.error is not None:
+                finished(job, outcome.error)
+                continue
+            kind, pic = outcome.value
+            try:
+                if kind != "image":
+                    finished(job, None, _upscale_stream(up, job, kind, args, console))
+                    continue
+                big = _upscale_image(up, job, pic, args, console)
+            except (RLFNError, MemoryError) as e:
+                finished(job, e)
+                continue
+            job.megapixels = pic.size[0] * pic.size[1] / 1e6
+            del pic
+            written(writer.submit(job, _writer(job, big, args, console)))
+            del big
+        written(writer.drain())
     console.close()
     secs = time.perf_counter() - start
     if not args.quiet or failed:

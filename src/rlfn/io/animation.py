@@ -60,7 +60,7 @@ def animation_format(path: str | Path, fmt: str | None = None) -> str:
     key = (fmt or Path(path).suffix).lower().lstrip(".")
     if key not in ANIMATION_FORMATS:
         raise ImageError(f"{path}: an animation is written as gif, png (APNG) or webp, not {key or 'without suffix'}; "
-                         "choose one with --format")
+                         "choose one with --ext")
     return ANIMATION_FORMATS[key]
 
 
@@ -114,7 +114,7 @@ def check_animation_output(path: str | Path, fmt: str, width: int, height: int, 
     """An ImageError, before the work, if the output does not fit ``fmt`` or would not fit in memory."""
     if fmt == "GIF" and max(width, height) > GIF_LIMIT:
         raise ImageError(f"{path}: the output would be {width}×{height}, over GIF's limit of {GIF_LIMIT:,} pixels per "
-                         "side; choose --format png or webp")
+                         "side; choose --ext png or webp")
     check_output_size(path, fmt, width, height)
     need = frames * width * height * channels
     try:
