@@ -193,3 +193,16 @@ def test_png_compression_level(tmp_path):
             sizes[level] = path.stat().st_size
         assert sizes[0] > 3 * sizes[9], sizes
     assert parse("upscale", "a.png", "--png-compression", "9").png_compression == 9
+
+
+def test_help_and_models_do_not_import_torch():
+    """Startup imports only what the command needs: parsing any subcommand and `rlfn models` stay torch-free."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from rlfn.cli.main import build_parser, main; build_parser(); main(['models']); "
+            "from rlfn.cli.eval import PROTOCOL_NAMES; from rlfn.quality.evaluate import PROTOCOLS; "
+            "print(sorted(PROTOCOL_NAMES) == sorted(PROTOCOLS))")
+    out = subprocess.run([sys.executable, "-c", code.replace("from rlfn.quality", "assert 'torch' not in sys.modules; from rlfn.quality")],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("True"), out

@@ -6,10 +6,7 @@ import re
 import sys
 from pathlib import Path
 
-import torch
-
 from ..errors import ConfigError
-from ..inference.devices import resolve_device
 from ..io.atomic import refuse_existing
 from .common import (add_device_argument, add_json_argument, add_overwrite_argument, add_quiet_argument,
                      add_threads_argument, int_in, refuse_json_file, scale_type, write_json)
@@ -77,6 +74,8 @@ def _parse_psnr(items: list[str], models: list[str]) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+    from ..inference.devices import resolve_device
     from ..perf.bench import bench_model, document, format_table, load_images, plot, require_matplotlib, resolve_model
 
     refuse_json_file(args.json, args.overwrite)

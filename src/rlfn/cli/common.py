@@ -9,10 +9,14 @@ import argparse
 import math
 from typing import Callable
 
-import torch
+from typing import TYPE_CHECKING
 
-from ..models.descriptor import SRModel
-from ..models.loader import DEFAULT_MODEL
+from ..models.registry import DEFAULT_MODEL  # torch-free: --help does not import torch
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..models.descriptor import SRModel
 
 MAX_SCALE = 8  # what create_model accepts; published weights exist for 2, 3 and 4
 

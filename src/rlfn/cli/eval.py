@@ -6,13 +6,14 @@ import functools
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import RLFNError
-from ..inference.devices import resolve_device
-from ..quality.evaluate import PROTOCOLS, DatasetResult, evaluate_folder
-from ..quality.realworld import parse_eval_degradation
 from .common import (add_device_argument, add_json_argument, add_model_arguments, add_overwrite_argument,
                      add_quiet_argument, add_threads_argument, load_from_args, refuse_json_file, write_json)
+
+if TYPE_CHECKING:
+    from ..quality.evaluate import DatasetResult
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", dest="lr_dirs", action="append", metavar="LR_DIR", default=None,
                    help="the LR folder paired with an HR_DIR; repeat once per HR_DIR, in the same order "
                         "(default: make LR with MATLAB-compatible bicubic)")
-    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="y",
+    # rlfn.quality.evaluate.PROTOCOLS' keys, written out so that parsing does not import torch (a test checks)
+    p.add_argument("--protocol", choices=PROTOCOL_NAMES, default="y",
                    help="y: PSNR/SSIM on the BT.601 Y channel, border = scale (the papers); "
                         "rgb: RGB with a 4-pixel border (NTIRE) (default: %(default)s)")
     p.add_argument("--degrade", metavar="SPEC", default="clean",
@@ -39,6 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_quiet_argument(p)
 
 
+PROTOCOL_NAMES = ("rgb", "y")
+
+
 def format_table(label: str, r: DatasetResult, per_image: bool = False) -> str:
     lines = [f"{r.dataset} ({r.images} images)", f"  {'method':<34} {'PSNR':>8} {'SSIM':>8}",
              f"  {'bicubic':<34} {r.bicubic_psnr:8.2f} {r.bicubic_ssim:8.4f}",
@@ -50,6 +55,10 @@ def format_table(label: str, r: DatasetResult, per_image: bool = False) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..inference.devices import resolve_device
+    from ..quality.evaluate import PROTOCOLS, evaluate_folder
+    from ..quality.realworld import parse_eval_degradation
+
     if args.lr_dirs is not None and len(args.lr_dirs) != len(args.datasets):
         raise RLFNError(f"--lr gives {len(args.lr_dirs)} folders for {len(args.datasets)} HR folders; give one per HR folder")
     for d in args.datasets + (args.lr_dirs or []):

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, RLFNError
 from ..io.atomic import refuse_existing
 from .common import add_model_arguments, add_overwrite_argument, add_quiet_argument, float_in, int_in, load_from_args
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -79,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_inputs(paths: list[str] | None) -> list[tuple[str, torch.Tensor]]:
     """The --check images in [0, 1], or a smooth random picture when none are given."""
+    import torch
+
     if paths:
         from ..io.images import read_rgb
 

@@ -8,7 +8,6 @@ import socket
 import sys
 
 from ..errors import RLFNError, UnknownModelError
-from ..inference.devices import resolve_device
 from .common import add_device_argument, add_model_arguments, add_threads_argument, int_in, load_from_args
 
 
@@ -61,6 +60,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..inference.devices import resolve_device
+
     try:
         import uvicorn
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ImageError, RLFNError, WriteError
-from ..inference.devices import resolve_device
 from ..inference.pipeline import Writer, prefetched
 from ..io.images import FORMATS, PNG_COMPRESSION, SUFFIX_FOR
 from ..io.media import ANIMATION_SUFFIXES, VIDEO_SUFFIXES, is_video, list_media
@@ -191,6 +190,7 @@ def collect_jobs(args: argparse.Namespace, scale: int) -> list[Job]:
 
 
 def _load(args: argparse.Namespace):
+    from ..inference.devices import resolve_device
     from ..inference.upscaler import Upscaler
 
     tile = args.tile  # checked by argparse, as every number here

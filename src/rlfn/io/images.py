@@ -13,16 +13,18 @@ import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
 from . import deep
 from .atomic import atomic_write, is_temp_name
 from .files import check_input, describe, reading
+
+if TYPE_CHECKING:
+    import torch
 from .pngchunks import HEADER_BYTES, read_header
 
 # zlib level for PNG output. Level 1 writes a 2040×1356 ×4 result in 0.19 s against 0.89 s at Pillow's
@@ -153,6 +155,8 @@ def read_rgb(path: str | Path) -> torch.Tensor:
 
 
 def _rgb_tensor(im: Image.Image) -> torch.Tensor:
+    import torch  # only the tensor readers need it: the image I/O of `rlfn upscale` stays torch-free
+
     if im.mode != "RGB":
         if im.mode in ("I;16", "I;16B", "I", "F"):
             arr = np.asarray(im, dtype=np.float64)

@@ -8,11 +8,9 @@ import torch
 from ..errors import CheckpointMismatchError, ConfigError
 from .checkpoint import build_from_state_dict, is_rlfn_state_dict, read_checkpoint
 from .descriptor import SRModel
-from .registry import parse_name
+from .registry import DEFAULT_MODEL, DEFAULT_SCALE, parse_name
 from .weights import OFFICIAL_PIXEL_RANGE, find_weights
 
-DEFAULT_MODEL = "rlfn_s"
-DEFAULT_SCALE = 4
 
 
 def looks_like_path(spec: str) -> bool:

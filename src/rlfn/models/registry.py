@@ -8,8 +8,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from ..errors import UnknownModelError
-from .rlfn import RLFN
+
+if TYPE_CHECKING:
+    from .rlfn import RLFN
+
+DEFAULT_MODEL = "rlfn_s"
+DEFAULT_SCALE = 4
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,8 @@ class Variant:
     description: str
 
     def build(self, scale: int) -> RLFN:
+        from .rlfn import RLFN  # torch: only when a network is built
+
         return RLFN(scale=scale, channels=self.channels, mid_channels=self.mid_channels, blocks=self.blocks)
 
 
