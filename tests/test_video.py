@@ -277,10 +277,17 @@ def test_a_full_disk_leaves_nothing(tmp_path, capsys):
         subprocess.run(["umount", str(disk)], check=True)
 
 
+def _default_sigint() -> None:
+    # A job started in the background (CI runners, `cmd &`) inherits SIGINT ignored, and Python then installs
+    # no KeyboardInterrupt handler: give the child the terminal's default, as a user's shell would.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(*argv, **kw):
     env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "rlfn", "upscale", *map(str, argv)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint, **kw)
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
