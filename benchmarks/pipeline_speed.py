@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -62,6 +63,7 @@ SUMMARY_RE = re.compile(r"(\d+) upscaled, (\d+) failed.*? in ([\d.]+) s")
 @dataclass
 class Run:
     wall_s: float
+    cpu_s: float  # user + system, all its threads (and the children it waited for)
     rc: int
     max_rss_mb: float
     stdout: str
@@ -78,8 +80,8 @@ def run(cmd: list[str], check: bool = True) -> Run:
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         out.seek(0)
         err.seek(0)
-        r = Run(wall, proc.returncode, usage.ru_maxrss / 1024, out.read().decode(errors="replace"),
-                err.read().decode(errors="replace"))
+        r = Run(wall, usage.ru_utime + usage.ru_stime, proc.returncode, usage.ru_maxrss / 1024,
+                out.read().decode(errors="replace"), err.read().decode(errors="replace"))
     if check and r.rc != 0:
         tail = "\n".join(r.stderr.strip().splitlines()[-5:])
         raise SystemExit(f"failed (exit status {r.rc}): {' '.join(map(str, cmd))}\n{tail}")
@@ -560,6 +562,7 @@ def main() -> int:
           f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}", flush=True)
     report: dict = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()},
                     "load_before": load_before}
+    t0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="rlfn-pipeline-", dir=cfg.tmp))
     try:
         sample = None  # an rlfn upscale output, for the PNG table
@@ -580,7 +583,11 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     load_after = os.getloadavg()
     report["load_after"] = load_after
-    print(f"\nload average before {load_before[0]:.2f}, after {load_after[0]:.2f} (on {os.cpu_count()} CPUs; "
+    took, children = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+    report["wall_s"], report["children_cpu_s"] = took, children.ru_utime + children.ru_stime
+    print(f"\nthe run took {took / 60:.1f} min; its child processes used {report['children_cpu_s'] / 60:.1f} min "
+          "of CPU time")
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (on {os.cpu_count()} CPUs; "
           f"above 0.5 or so something else ran beside the benchmark)")
     if cfg.json:
         cfg.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
