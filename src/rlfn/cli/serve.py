@@ -39,7 +39,7 @@ def served_models(args: argparse.Namespace, device) -> list:
     """The explicit model, or else every model whose weights ship in the package (no network needed)."""
     from .. import load_model
 
-    if args.model is not None or args.weights is not None or args.scale is not None or args.pretrained != "ours":
+    if args.model is not None or args.weights is not None or args.scale is not None or args.pretrained not in ("auto", "ours"):
         return [load_from_args(args, device)]
     found = []
     for scale in (4, 2, 3):

@@ -8,11 +8,46 @@ the number of files. The caller's thread keeps the network, the progress bar and
 from __future__ import annotations
 
 import collections
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+import threading
+from concurrent.futures import Future
 from typing import Callable, Generic, Iterable, Iterator, TypeVar
 
 J = TypeVar("J")
 R = TypeVar("R")
+
+
+class _Worker:
+    """One daemon thread running submitted calls in order, each with a Future.
+
+    Not a ThreadPoolExecutor: Python joins those threads at exit, so a write stuck in a slow disk would keep
+    an interrupted process alive; a daemon thread ends with the process, and the temporary file of a write
+    it leaves unfinished is removed by the CLI's cleanup (rlfn.io.atomic)."""
+
+    def __init__(self, name: str):
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            future, fn, args = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as e:  # handed to the caller through the future
+                    future.set_exception(e)
+
+    def submit(self, fn: Callable, *args) -> Future:
+        future: Future = Future()
+        self._jobs.put((future, fn, args))
+        return future
+
+    def stop(self) -> None:
+        """No new work: the thread ends after the call under way (not waited for)."""
+        self._jobs.put(None)
 
 
 class Outcome(Generic[J, R]):
@@ -40,7 +75,7 @@ def prefetched(items: Iterable[J], load: Callable[[J], R], depth: int = 2) -> It
             except Exception as e:
                 yield Outcome(item, error=e)
         return
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rlfn-read")
+    pool = _Worker("rlfn-read")
     pending: collections.deque[tuple[J, Future]] = collections.deque()
     source = iter(items)
     try:
@@ -51,25 +86,25 @@ def prefetched(items: Iterable[J], load: Callable[[J], R], depth: int = 2) -> It
         while pending:
             yield Outcome.of(*pending.popleft())
     finally:
-        # Stopped early (an interrupt, or the caller gave up): drop what was not started, let the read under
-        # way finish (it only reads), and free what was read.
+        # Stopped early (an interrupt, or the caller gave up): drop what was not started; the read under way
+        # only reads, and its result is dropped.
         for _, f in pending:
             f.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.stop()
 
 
 class Writer(Generic[J]):
     """Runs write calls on one thread, at most ``depth`` waiting; finished ones are handed back in order.
 
     ``submit`` returns the outcomes of the writes that have finished meanwhile (or that had to finish to keep
-    at most ``depth`` waiting); ``drain`` waits for the rest. Used as a context manager, leaving it (an
-    interrupt included) waits for the write under way, so that no file is half-written when the caller
-    removes its temporary files, and drops the writes not yet started.
+    at most ``depth`` waiting); ``drain`` waits for the rest. Used as a context manager, leaving it drops the
+    writes not yet started. On an interrupt the write under way is not waited for (a stuck disk must not
+    hold Ctrl-C): the caller removes its temporary file, as rlfn's CLI does for every atomic write.
     """
 
     def __init__(self, depth: int = 2):
         self.depth = max(0, depth)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rlfn-write") if depth else None
+        self._pool = _Worker("rlfn-write") if depth else None
         self._pending: collections.deque[tuple[J, Future]] = collections.deque()
 
     def submit(self, item: J, write: Callable[[], object]) -> list[Outcome[J, object]]:
@@ -96,4 +131,4 @@ class Writer(Generic[J]):
         if self._pool is not None:
             for _, f in self._pending:
                 f.cancel()
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.stop()
