@@ -295,7 +295,7 @@ def _upscale_image(up, job: Job, pic, args: argparse.Namespace, console: _Consol
             tile_bar.close()
 
 
-def _writer(job: Job, big, args: argparse.Namespace, console: _Console):
+def _writer(job: Job, big, args: argparse.Namespace):
     from ..io.images import save_picture
 
     # console.say is only called on the main thread: warnings are collected and said when the write is done
@@ -391,7 +391,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             job.megapixels = pic.size[0] * pic.size[1] / 1e6
             del pic
-            written(writer.submit(job, _writer(job, big, args, console)))
+            written(writer.submit(job, _writer(job, big, args)))
             del big
         written(writer.drain())
     console.close()
