@@ -489,6 +489,12 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+def _terminal_signals() -> None:
+    for s in (signal.SIGINT, getattr(signal, "SIGHUP", None)):
+        if s is not None:
+            signal.signal(s, signal.SIG_DFL)
+
+
 def fuzz_signals(root: Path, weights: Path, rng: random.Random, rep: Report, sigs: list[int]) -> None:
     root.mkdir(parents=True)
     img = root / "a.png"
@@ -499,9 +505,11 @@ def fuzz_signals(root: Path, weights: Path, rng: random.Random, rep: Report, sig
         out = root / f"out_{name}"
         kind = f"signal/{name} mid-write"
         rep.cases[kind] += 1
+        # preexec_fn: a run started in the background (`cmd &`, nohup, a CI runner) passes SIGINT or SIGHUP on
+        # ignored, which rlfn respects; the child gets a terminal's defaults, as a user at a terminal has.
         proc = subprocess.Popen([sys.executable, "-c", _SLOW_WRITE, "upscale", str(img), "-o", str(out), "--weights",
                                  str(weights), "-q", "--tile", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=env)
+                                text=True, env=env, preexec_fn=_terminal_signals)
         assert proc.stdout is not None
         start = time.monotonic()
         line = proc.stdout.readline()  # blocks until the write has begun
