@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Issue 10's training campaign: start or resume one run, in the background, on both threads.
-#   scripts/campaign.sh x2|x4          start, or resume from runs/<run>/checkpoints/last.pt, or (on a new
-#                                      machine, where runs/ is gone) from the state committed in training/
-#   scripts/campaign.sh save x2|x4     copy the run's resume state into training/ (commit it afterwards)
+#   scripts/campaign.sh RUN            start, or resume from runs/<run>/checkpoints/last.pt, or (on a new
+#                                      machine, where runs/ is gone) from the state committed in training/;
+#                                      RUN is x2, x4 (stage 1) or a later stage of x4: x4_cl, x4_l1, x4_l2
+#                                      (configs/campaign/rlfn_s_RUN.yaml)
+#   scripts/campaign.sh save RUN       copy the run's resume state into training/ (commit it afterwards)
 #   scripts/campaign.sh stop           stop the running campaign with SIGTERM (a background job ignores SIGINT):
 #                                      it finishes its step, writes last.pt and stops
 # Run from the repository root; the log is runs/<run>/nohup.log.
@@ -20,12 +22,12 @@ case "${1:-}" in
     cp "$src/checkpoints/last.pt" "$dst/last.pt"
     cp "$src/metrics.jsonl" "$src/train.log" "$dst/"
     cp "$src/config.yaml" "$dst/config.resolved.yaml"
-    # the finished run's weights: the x4 run starts from the x2 ones
-    if [[ -f "$src/rlfn_s_$2.safetensors" ]]; then cp "$src/rlfn_s_$2.safetensors" "$dst/"; fi
+    # the finished run's weights: each later run starts from an earlier one's
+    for w in "$src"/rlfn_s_x?.safetensors; do if [[ -f "$w" ]]; then cp "$w" "$dst/"; fi; done
     echo "saved $src -> $dst ($(du -sh "$dst" | cut -f1))"
     exit 0 ;;
-  x2|x4) ;;
-  *) echo "usage: scripts/campaign.sh x2|x4|save x2|x4|stop" >&2; exit 2 ;;
+  x2|x4|x4_cl|x4_l1|x4_l2) ;;
+  *) echo "usage: scripts/campaign.sh RUN | save RUN | stop   (RUN: x2 x4 x4_cl x4_l1 x4_l2)" >&2; exit 2 ;;
 esac
 
 run=$(run_of "$1"); out=runs/$run; saved=training/$run

@@ -206,3 +206,22 @@ def test_help_and_models_do_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code.replace("from rlfn.quality", "assert 'torch' not in sys.modules; from rlfn.quality")],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("True"), out
+
+
+def test_command_exits_quickly_with_everything_flushed(tmp_path):
+    """`python -m rlfn` ends with os._exit after the command (skipping PyTorch's slow teardown): its exit
+    status and everything it printed, to a pipe or a file, still arrive whole."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "rlfn", "models", "--json", "-"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    catalogue = json.loads(out.stdout)  # whole, not a truncated buffer
+    assert [v["name"] for v in catalogue["variants"]] == ["rlfn", "rlfn_s", "rlfn_ntire"]
+    with open(tmp_path / "log.txt", "w") as f:  # a file: block-buffered, flushed before the exit
+        rc = subprocess.run([sys.executable, "-m", "rlfn", "models"], stdout=f).returncode
+    assert rc == 0 and "rlfn_s_x4" in (tmp_path / "log.txt").read_text()
+    bad = subprocess.run([sys.executable, "-m", "rlfn", "upscale", str(tmp_path / "missing.png")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "missing.png: no such file" in bad.stderr, bad.stderr

@@ -161,3 +161,27 @@ def test_no_overwrite_unless_asked(tmp_path):
 def test_unknown_output_format(tmp_path):
     with pytest.raises(ImageError, match="unknown output format"):
         save_picture(Picture(np.zeros((2, 2, 3), np.uint8)), tmp_path / "x.xyz")
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("opencv", [True, False])
+def test_8bit_png_writers_agree(tmp_path, monkeypatch, channels, opencv):
+    """8-bit PNG goes through OpenCV where it is installed (faster) and Pillow otherwise: the same pixels, ICC
+    profile, EXIF and resolution come back either way, and Pillow reads what OpenCV wrote."""
+    from rlfn.io import deep
+
+    if opencv and not deep.has_opencv():
+        pytest.skip("OpenCV (the codecs extra) is not installed")
+    monkeypatch.setattr(deep, "has_opencv", lambda: opencv)
+    px = RNG.integers(0, 256, size=(9, 13, channels), dtype=np.uint8)
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "rlfn test camera"
+    pic = Picture(px, icc=icc if channels > 1 else None, exif=exif.tobytes(), dpi=(300.0, 300.0))
+    path = save_picture(pic, tmp_path / "out.png")
+    back = load_picture(path)
+    np.testing.assert_array_equal(back.pixels, px)
+    assert back.icc == (icc if channels > 1 else None) and back.dpi is not None and round(back.dpi[0]) == 300
+    with Image.open(path) as im:
+        assert im.getexif()[0x010F] == "rlfn test camera"
+        np.testing.assert_array_equal(np.asarray(im).reshape(px.shape), px)

@@ -13,7 +13,7 @@ import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -35,19 +35,25 @@ PNG_COMPRESSION = 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
-def list_images(folder: str | Path, recursive: bool = False) -> list[Path]:
-    """Image files in ``folder`` (by suffix), sorted by name; an ImageError if it has none."""
+def list_files(folder: str | Path, suffixes: Iterable[str], what: str, recursive: bool = False) -> list[Path]:
+    """Files in ``folder`` whose suffix is in ``suffixes``, sorted by name, our own temp files left out;
+    an ImageError naming ``what`` (for example "images") if it has none."""
     folder = Path(folder)
     if not folder.exists():
         raise ImageError(f"{folder}: no such folder")
     if not folder.is_dir():
         raise ImageError(f"{folder}: is not a folder")
-    pattern = "**/*" if recursive else "*"
-    files = sorted(p for p in folder.glob(pattern)
-                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_temp_name(p.name))
+    suffixes = tuple(suffixes)
+    files = sorted(p for p in folder.glob("**/*" if recursive else "*")
+                   if p.is_file() and p.suffix.lower() in suffixes and not is_temp_name(p.name))
     if not files:
-        raise ImageError(f"{folder}: has no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise ImageError(f"{folder}: has no {what} ({', '.join(suffixes)})")
     return files
+
+
+def list_images(folder: str | Path, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (by suffix), sorted by name; an ImageError if it has none."""
+    return list_files(folder, IMAGE_SUFFIXES, "images", recursive)
 
 
 def open_image(path: str | Path, max_pixels: int | None = None) -> Image.Image:
@@ -394,8 +400,11 @@ def save_picture(pic: Picture, path: str | Path, fmt: str | None = None, *, qual
     if fmt == "WEBP" and arr.shape[2] == 2:  # WebP has no grey + alpha
         arr = np.concatenate([arr[:, :, :1]] * 3 + [arr[:, :, 1:]], axis=2)
     out = Picture(arr, pic.icc, pic.exif, pic.format, pic.dpi)
-    if arr.dtype == np.uint16 and arr.shape[2] > 1:  # Pillow would narrow it: OpenCV or tifffile writes it
+    deep_colour = arr.dtype == np.uint16 and arr.shape[2] > 1  # Pillow would narrow it: OpenCV or tifffile
+    if deep_colour:
         deep.check_writer(path, fmt)
+    if deep_colour or (fmt == "PNG" and arr.dtype == np.uint8 and arr.shape[2] != 2 and deep.has_opencv()):
+        # 8-bit PNG too where OpenCV is installed: libpng through it is over twice as fast as Pillow's writer
 
         def write(tmp: Path) -> None:
             tmp.write_bytes(deep.encode_png(arr, pic.icc, pic.exif, pic.dpi, png_compression) if fmt == "PNG"

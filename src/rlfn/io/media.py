@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ImageError
-from .atomic import is_temp_name
-from .images import IMAGE_SUFFIXES
+from .images import IMAGE_SUFFIXES, list_files
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi")
 # GIF is read and written only as an animation (rlfn.io.animation), still or not: save_picture has no GIF.
@@ -24,13 +22,4 @@ def is_video(path: str | Path) -> bool:
 
 def list_media(folder: str | Path, recursive: bool = False) -> list[Path]:
     """Images, GIFs and videos in ``folder`` (by suffix), sorted by name; an ImageError if it has none."""
-    folder = Path(folder)
-    if not folder.exists():
-        raise ImageError(f"{folder}: no such folder")
-    if not folder.is_dir():
-        raise ImageError(f"{folder}: is not a folder")
-    files = sorted(p for p in folder.glob("**/*" if recursive else "*")
-                   if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES and not is_temp_name(p.name))
-    if not files:
-        raise ImageError(f"{folder}: has no images or videos ({', '.join(MEDIA_SUFFIXES)})")
-    return files
+    return list_files(folder, MEDIA_SUFFIXES, "images or videos", recursive)
