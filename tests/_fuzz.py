@@ -474,8 +474,9 @@ def fuzz_numbers(root: Path, image: Path, rng: random.Random, rep: Report, n: in
 # ---- signals ---------------------------------------------------------------------------------------------------
 
 # A real `rlfn upscale` process whose encoder writes half a file and then waits: the signal arrives mid-write.
+# Both writers are slowed: Pillow's, and the bytes that OpenCV encodes (8-bit and 16-bit PNG).
 _SLOW_WRITE = """
-import sys, time
+import pathlib, sys, time
 from PIL import Image
 real = Image.Image.save
 def slow(self, fp, *a, **k):
@@ -484,6 +485,11 @@ def slow(self, fp, *a, **k):
     print("WRITING", flush=True)
     time.sleep(60)
 Image.Image.save = slow
+def slow_bytes(self, data):
+    open(self, "wb").write(bytes(data)[:100])
+    print("WRITING", flush=True)
+    time.sleep(60)
+pathlib.Path.write_bytes = slow_bytes
 from rlfn.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -83,7 +83,9 @@ class Upscaler:
     ``model`` is a name (``"rlfn_s"``, ``"rlfn_s_x4"``), a checkpoint path, an :class:`SRModel`, or any
     object with ``scale`` and ``__call__`` (see :class:`ModelLike`; such objects run as they are, on
     their own device, in float32). ``tile`` is the tile size in input pixels: ``"auto"`` picks one for the
-    device (images smaller than it run whole), ``None`` or ``0`` never tiles. ``precision`` ``auto`` means
+    device (512 on the CPU) and runs whole any image of at most that size squared in pixels, whatever its
+    shape (a 640×360 video frame: tiles would recompute their overlaps, 20% more work), ``None`` or ``0``
+    never tiles. ``precision`` ``auto`` means
     float16 on CUDA and float32 elsewhere; the CPU always computes in float32. Half-precision output that
     is not finite is recomputed in float32, and float32 is kept from then on. ``fast`` applies
     :func:`rlfn.inference.fastpath.optimize`. ``threads`` sets PyTorch's CPU thread count (process-wide).
@@ -131,6 +133,7 @@ class Upscaler:
             self.precision = "fp32"
         self.tileable = bool(getattr(self.model, "tileable", True))
         self.tile = (default_tile(self.device) if tile == "auto" else tile) or None
+        self._whole_if_fits = tile == "auto"  # by area: the memory of one full tile, without its overlaps
         if not self.tileable:
             if tile != "auto" and self.tile:
                 self._warn_once(f"{getattr(self.model, 'variant', 'this model')} is not meant to be tiled (it "
@@ -220,7 +223,7 @@ class Upscaler:
                     on_tile: Callable[[], None] | None) -> None:
         """Upscale a 3×H×W float tensor in [0, 1], handing bands of output rows to ``write``."""
         _, h, w = planes.shape
-        plan = plan_tiles(h, w, self.tile, self.tile_pad, self.blend, self._align)
+        plan = plan_tiles(h, w, self._tile_for(h, w), self.tile_pad, self.blend, self._align)
         self.stats.tiles += plan.count
 
         def counted() -> None:
@@ -230,9 +233,14 @@ class Upscaler:
         with torch.inference_mode():  # the bands are updated in place, tiles are inference tensors
             run_tiled(self._forward, planes, self.scale, plan, write, counted)
 
+    def _tile_for(self, height: int, width: int) -> int | None:
+        if self.tile and self._whole_if_fits and height * width <= self.tile**2:
+            return None
+        return self.tile
+
     def tiles_for(self, width: int, height: int, alpha: bool = False) -> int:
         """How many model calls an image of this size needs (for a progress bar)."""
-        n = plan_tiles(height, width, self.tile, self.tile_pad, self.blend, self._align).count
+        n = plan_tiles(height, width, self._tile_for(height, width), self.tile_pad, self.blend, self._align).count
         return n * (2 if alpha and self.alpha == "model" else 1)
 
     def upscale_array(self, arr: np.ndarray, on_tile: Callable[[], None] | None = None) -> np.ndarray:
