@@ -7,7 +7,7 @@ interval's steps divided by its measured rate), so pauses and restarts do not co
 after a resume count once.
 
     python scripts/plot_val_curve.py x2=runs/campaign_rlfn_s_x2 x4=runs/campaign_rlfn_s_x4 \
-        -o docs/training_curve.png [--reference x2=38.06 --reference x4=32.25]
+        -o docs/campaign_curve.png [--reference x2=38.06 --reference x4=32.25]
 """
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def main() -> None:
     ap.add_argument("--reference", action="append", default=[], metavar="LABEL=PSNR",
                     help="a published PSNR to draw as a line (repeatable)")
     ap.add_argument("--title", default="RLFN-S trained on this project's 2-core CPU")
-    ap.add_argument("-o", "--output", default="docs/training_curve.png")
+    ap.add_argument("-o", "--output", default="docs/campaign_curve.png")
     args = ap.parse_args()
     import matplotlib
 
