@@ -1,8 +1,9 @@
 """Pixels of 16-bit colour files, which Pillow narrows to 8 bits: PNG through OpenCV (libpng), TIFF through tifffile.
+OpenCV also writes 8-bit PNG where it is installed (:func:`encode_png`, over twice as fast as Pillow).
 
-Both libraries come with the ``codecs`` extra and are imported only when such a file is met, so that no
-command starts slower for them; without them, reading or writing such a file is one ImageError that says how
-to install them, never a silent drop to 8 bits. Pixels only: size, frames, ICC profile, EXIF and orientation
+Both libraries come with the ``codecs`` extra and are imported only when such a file is met (OpenCV also at
+the first PNG written), so that no command starts slower for them; without them, reading or writing a 16-bit
+colour file is one ImageError that says how to install them, never a silent drop to 8 bits. Pixels only: size, frames, ICC profile, EXIF and orientation
 are read by Pillow, which opens these files without decoding them (:mod:`rlfn.io.images`), and metadata is
 added to OpenCV's PNG stream by :mod:`rlfn.io.pngchunks`. Pixels are H×W×C uint16 in RGB order, C = 2 (grey +
 alpha), 3 (RGB) or 4 (RGBA).
