@@ -10,6 +10,7 @@ alpha), 3 (RGB) or 4 (RGBA).
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 import logging
@@ -70,8 +71,10 @@ def decode_png(path: str | Path, grey_alpha: bool = False) -> np.ndarray:
     return np.ascontiguousarray(_rgb(arr))
 
 
+@functools.lru_cache(maxsize=1)
 def has_opencv() -> bool:
-    """Whether OpenCV can be imported (the ``codecs`` extra); imported once, then cached by Python."""
+    """Whether OpenCV can be imported (the ``codecs`` extra). Cached: Python does not cache a failed
+    import, and this is asked at every PNG written."""
     try:
         _library("cv2", "", "")
     except ImageError:
