@@ -269,3 +269,31 @@ def test_realworld_smoke_and_resume_with_other_workers(tmp_path, monkeypatch):
     a, b = load_file(str(straight)), load_file(str(resumed))
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+
+
+def test_sigterm_to_the_process_group_stops_cleanly_with_loader_workers(tmp_path):
+    """``timeout``, Ctrl-C and ``kill -- -PGID`` signal the loader workers too: they leave the stop to the
+    trainer, which finishes its step, writes last.pt and exits with one line, no worker-killed traceback."""
+    import time
+
+    import yaml
+
+    cfg = tiny_config(tmp_path, data={"workers": 1}, train={"steps": 100000})
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    log = tmp_path / "run" / "train.log"
+    p = subprocess.Popen([sys.executable, "-m", "rlfn", "train", str(tmp_path / "c.yaml")], start_new_session=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (log.exists() and "step 3/" in log.read_text()):
+            assert p.poll() is None and time.monotonic() < deadline, "the run did not reach step 3"
+            time.sleep(0.2)
+        os.killpg(p.pid, signal.SIGTERM)
+        _, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 128 + signal.SIGTERM
+    assert "Traceback" not in err and "interrupted (SIGTERM)" in err
+    assert "SIGTERM: stopped after stage 1 step" in log.read_text()
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").exists()

@@ -11,6 +11,15 @@ from typing import Callable, Iterable, Iterator
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
+class Stopped(KeyboardInterrupt):
+    """A stop by a signal, raised where the program is, like the KeyboardInterrupt of SIGINT; ``signum`` says
+    which, so that the CLI reports it and exits with 128 + signum."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 @contextlib.contextmanager
 def handled(signals: Iterable[int], handler: Callable, also_restore: Iterable[int] = ()) -> Iterator[None]:
     """Send ``signals`` to ``handler`` inside the block; a signal the process ignores (nohup's SIGHUP, SIGINT

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 
-from ..signals import handled
+from ..signals import Stopped, handled
 
 COMMANDS = {
     "upscale": "upscale images with a super-resolution model",
@@ -50,14 +50,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if only is None or name == only:
             _command_module(name).add_arguments(p)
     return parser
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised where the program is, like the KeyboardInterrupt of SIGINT."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
 
 
 _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))

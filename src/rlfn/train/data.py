@@ -14,6 +14,7 @@ beyond that).
 """
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -26,6 +27,7 @@ from ..errors import ConfigError, ImageError
 from ..io.images import list_images
 from ..quality.degradation import make_lr, read_pair
 from ..quality.realworld import RealWorldDegradation, sample_generator
+from ..signals import STOP_SIGNALS
 from .config import Config, ValConfig
 
 
@@ -146,12 +148,21 @@ class StepBatchSampler(Sampler[list[int]]):
             yield list(range(first, first + b))
 
 
+def _leave_stops_to_the_trainer(_worker_id: int) -> None:
+    """Loader workers ignore stop signals. Sent to the whole process group (Ctrl-C, ``timeout``, ``kill --
+    -PGID``), a signal would otherwise end a worker before the trainer finishes its step and writes
+    ``last.pt``; the trainer then shuts its workers down itself, and they also end when it dies."""
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
 def make_loader(dataset: PatchDataset, batch_size: int, start: int, end: int, rank: int = 0, world: int = 1,
                 workers: int = 0, pin_memory: bool = False) -> torch.utils.data.DataLoader:
     sampler = StepBatchSampler(batch_size, start, end, rank, world)
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, num_workers=workers, pin_memory=pin_memory,
         persistent_workers=False, prefetch_factor=4 if workers > 0 else None,
+        worker_init_fn=_leave_stops_to_the_trainer if workers > 0 else None,
     )
 
 

@@ -37,7 +37,7 @@ from ..models.registry import create_model, parse_name
 from ..models.rlfn import RLFN
 from ..models.weights import OURS_PIXEL_RANGE
 from ..quality.imresize import imresize
-from ..signals import STOP_SIGNALS, handled
+from ..signals import STOP_SIGNALS, Stopped, handled
 from . import distributed as D
 from .checkpoints import init_from, load_state, restore, save_state, training_state
 from .config import Config, StageConfig
@@ -271,7 +271,7 @@ class Trainer:
         name = signal.Signals(self._stop_signal).name
         self.log(f"{name}: stopped after stage {self.stage + 1} step {self.step}; {self.ckpt_dir / 'last.pt'} "
                  "written (continue with --resume)")
-        raise KeyboardInterrupt(name)
+        raise Stopped(self._stop_signal)
 
     def _announce_stage(self, st: StageConfig) -> None:
         b, world = st.data.batch_size, self.dist.world
