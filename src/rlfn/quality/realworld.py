@@ -5,12 +5,14 @@ on LR made by :func:`degrade` (after Real-ESRGAN, Wang et al. 2021, and BSRGAN, 
 it to remove them while it upscales. Each of two rounds applies
 
 1. blur: an isotropic, anisotropic, generalized or plateau Gaussian kernel, or a sinc (ringing) kernel;
-2. a resize, up, down or kept, by area, bilinear or bicubic (without antialiasing: aliasing is wanted);
+2. a resize, up, down or kept, by area, bilinear or bicubic (without antialiasing: aliasing is wanted), or
+   by ``bicubic_aa``, the antialiased bicubic that benchmark LR is made with (MATLAB's ``imresize``);
 3. Gaussian or Poisson noise, in colour or grey;
 4. real JPEG compression (Pillow/libjpeg, not a differentiable imitation) at a random quality;
 
 then the image is resized to the LR size and given a final sinc filter and JPEG, in random order (Real-ESRGAN's
-trick: the sinc ringing then appears both under and over the JPEG blocks).
+trick: the sinc ringing then appears both under and over the JPEG blocks). With ``clean_prob`` a share of the
+samples skips all this and is the plain ``bicubic_aa`` downscale, so that the model still sees clean LR.
 
 Every probability and range is a field of :class:`RealWorldConfig`, with Real-ESRGAN's published defaults
 (``options/train_realesrgan_x4plus.yml``). Where this differs from Real-ESRGAN, on purpose:
@@ -47,7 +49,8 @@ from .. import strict
 from ..errors import ConfigError
 
 KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
-RESIZE_MODES = ("area", "bilinear", "bicubic")
+# bicubic_aa: PyTorch's antialiased bicubic (a = -0.5), equal to MATLAB's imresize away from the 2-pixel border
+RESIZE_MODES = ("area", "bilinear", "bicubic", "bicubic_aa")
 RESIZE_DIRECTIONS = ("up", "down", "keep")  # the order of resize_prob
 
 # ---------------------------------------------------------------- configuration
@@ -95,7 +98,9 @@ class RealWorldConfig:
     # final
     final_sinc_prob: float = 0.8
     final_sinc_first_prob: float = 0.5  # resize + sinc, then JPEG; otherwise JPEG, then resize + sinc
-    resize_modes: list[str] = field(default_factory=lambda: list(RESIZE_MODES))  # chosen uniformly
+    resize_modes: list[str] = field(default_factory=lambda: ["area", "bilinear", "bicubic"])  # chosen uniformly
+    # share of samples that are only the bicubic_aa downscale of the HR (0 in Real-ESRGAN; none drawn at 0)
+    clean_prob: float = 0.0
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, prefix: str = "data.degradation") -> "RealWorldConfig":
@@ -331,12 +336,14 @@ def filter2d(img: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 
 def resize(img: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
     """Resize to (H, W) by "area", "bilinear" or "bicubic", without antialiasing (as Real-ESRGAN does:
-    the aliasing of a careless downscale is one of the degradations)."""
+    the aliasing of a careless downscale is one of the degradations), or by "bicubic_aa", with it."""
     if mode not in RESIZE_MODES:
         raise ValueError(f"unknown resize mode {mode!r}; known: {', '.join(RESIZE_MODES)}")
     size = (max(1, int(size[0])), max(1, int(size[1])))
     if tuple(img.shape[-2:]) == size:  # every mode is the identity then
         return img
+    if mode == "bicubic_aa":
+        return F.interpolate(img[None], size=size, mode="bicubic", align_corners=False, antialias=True)[0]
     kw = {} if mode == "area" else {"align_corners": False}
     return F.interpolate(img[None], size=size, mode=mode, **kw)[0]
 
@@ -451,6 +458,9 @@ def degrade(hr: torch.Tensor, scale: int, cfg: RealWorldConfig | None = None,
     d = _Draw(_generator(generator))
     lr_size = (h // scale, w // scale)
     x = _to_unit_float(hr)
+    if cfg.clean_prob > 0 and d.chance(cfg.clean_prob):  # at 0 nothing is drawn: other configs' samples stay
+        _note(trace, "clean", mode="bicubic_aa", size=lr_size)
+        return to_uint8(resize(x, lr_size, "bicubic_aa"))
 
     # first round, at the HR size
     if d.chance(cfg.blur_prob):
