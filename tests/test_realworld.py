@@ -144,7 +144,7 @@ def test_filter2d_is_reflect_padded_correlation():
     assert torch.allclose(filter2d(const, sinc_kernel(21, 1.0)), const, atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["area", "bilinear", "bicubic"])
+@pytest.mark.parametrize("mode", ["area", "bilinear", "bicubic", "bicubic_aa"])
 def test_resize_modes(mode):
     img = smooth_image(40, 48)[0]
     for size in [(10, 12), (40, 48), (61, 77), (1, 1)]:
@@ -154,6 +154,20 @@ def test_resize_modes(mode):
     down = resize(img, (20, 24), mode)
     if mode == "area":  # area = the mean of each 2×2 block
         assert torch.allclose(down, F.avg_pool2d(img[None], 2)[0], atol=1e-6)
+
+
+def test_bicubic_aa_is_matlabs_imresize_away_from_the_border():
+    """The LR of benchmarks (and of ``rlfn eval``) is MATLAB's antialiased bicubic; bicubic_aa is the same
+    downscale inside the image, where plain bicubic (aliasing, a = -0.75) is not."""
+    from rlfn.quality.imresize import imresize
+
+    hr = torch.rand(3, 64, 48, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ref = imresize(hr * 255, scale=0.25) / 255
+    inner = (slice(None), slice(2, -2), slice(2, -2))
+    aa = resize(hr.float(), (16, 12), "bicubic_aa").double()
+    plain = resize(hr.float(), (16, 12), "bicubic").double()
+    assert (aa - ref)[inner].abs().max() < 1e-5
+    assert (plain - ref)[inner].abs().max() > 0.05
 
 
 # ---------------------------------------------------------------- noise
@@ -288,9 +302,26 @@ def test_degradations_lose_detail():
 # ---------------------------------------------------------------- config
 
 
+def test_clean_prob_gives_that_share_of_plain_downscales_and_draws_nothing_at_zero():
+    hr = (smooth_image(64, 64)[0] * 255).round().to(torch.uint8)
+    plain = to_uint8(resize(hr.float() / 255, (16, 16), "bicubic_aa"))
+    cfg = RealWorldConfig(clean_prob=0.25)
+    clean = [torch.equal(degrade(hr, 4, cfg, i), plain) for i in range(200)]
+    assert 30 <= sum(clean) <= 70  # 50 expected
+    always = RealWorldConfig(clean_prob=1.0)
+    trace: list = []
+    assert torch.equal(degrade(hr, 4, always, 3, trace=trace), plain) and [s for s, _ in trace] == ["clean"]
+    # clean_prob 0 draws nothing: the samples of Real-ESRGAN's settings are unchanged by the option
+    a, b = [], []
+    degrade(hr, 4, RealWorldConfig(), 5, trace=a)
+    degrade(hr, 4, RealWorldConfig(clean_prob=0.0), 5, trace=b)
+    assert a == b
+
+
 def test_config_defaults_are_real_esrgans():
     cfg = RealWorldConfig.from_dict({})
     assert cfg == RealWorldConfig()
+    assert cfg.clean_prob == 0.0 and cfg.resize_modes == ["area", "bilinear", "bicubic"]
     assert cfg.kernel_prob == [0.45, 0.25, 0.12, 0.03, 0.12, 0.03] and cfg.sinc_prob == 0.1
     assert cfg.blur_sigma == [0.2, 3.0] and cfg.blur_sigma2 == [0.2, 1.5] and cfg.kernel_size_range == [7, 21]
     assert cfg.resize_prob == [0.2, 0.7, 0.1] and cfg.resize_range == [0.15, 1.5] and cfg.resize_range2 == [0.3, 1.2]
@@ -325,6 +356,7 @@ def test_config_from_yaml():
     ({"resize_prob": [0.2, 0.7]}, "data.degradation.resize_prob: expected 3 probabilities"),
     ({"resize_range2": [1.1, 1.2]}, "data.degradation.resize_range2: must contain 1"),
     ({"resize_modes": ["nearest"]}, "data.degradation.resize_modes: unknown mode 'nearest'"),
+    ({"clean_prob": 1.5}, "data.degradation.clean_prob: must be a probability in"),
     ([0.1], "data.degradation: expected a mapping"),
 ])
 def test_bad_config_is_refused_naming_the_key(raw, message):
