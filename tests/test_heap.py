@@ -42,8 +42,10 @@ if sys.argv[1] == "retained":
     with heap.retained_heap():
         for _ in range(3):  # the first passes grow the heap (aligned blocks may need one more)
             layers()
-        out["retained"] = faults(layers)
-    out["after_exit"] = faults(layers)  # kept for the next pass
+        # the least of a few passes: a pass whose blocks land so that the heap grows once more (seen once in
+        # CI, 3 blocks faulted in) still leaves the next passes reusing them; the plain case faults every pass
+        out["retained"] = min(faults(layers) for _ in range(3))
+    out["after_exit"] = min(faults(layers) for _ in range(2))  # kept for the next pass
     heap.release()
     out["after_release"] = faults(layers)
 elif sys.argv[1] == "disabled":
