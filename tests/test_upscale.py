@@ -146,6 +146,22 @@ def test_half_precision_falls_back_when_not_finite(model, monkeypatch):
     np.testing.assert_array_equal(out, Upscaler(big, fast=False).upscale(a))
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_float32_output_is_refused(model, bad):
+    """NaN or ±inf in one pixel (damaged weights) is an error, not a black or speckled image on disk."""
+
+    class Broken:
+        scale = 2
+
+        def __call__(self, x):
+            y = model(x)
+            y[..., 3, 5] = bad
+            return y
+
+    with pytest.raises(RLFNError, match="not finite"):
+        Upscaler(Broken(), tile=None).upscale(img())
+
+
 def _cpu_half_conv_works() -> bool:
     try:
         torch.nn.functional.conv2d(torch.ones(1, 1, 3, 3, dtype=torch.float16), torch.ones(1, 1, 1, 1, dtype=torch.float16))
