@@ -318,10 +318,27 @@ def test_clean_prob_gives_that_share_of_plain_downscales_and_draws_nothing_at_ze
     assert a == b
 
 
+def test_noise_prob_leaves_that_share_without_noise_and_draws_nothing_at_one():
+    hr = (smooth_image(64, 64)[0] * 255).round().to(torch.uint8)
+
+    def noisy_rounds(cfg, i):
+        trace: list = []
+        degrade(hr, 4, cfg, i, trace=trace)
+        return sum(step.endswith("_noise") for step, _ in trace)
+
+    half = RealWorldConfig(noise_prob=0.0, noise_prob2=0.5)
+    counts = [noisy_rounds(half, i) for i in range(100)]
+    assert set(counts) == {0, 1} and 25 <= sum(counts) <= 75
+    a, b = [], []
+    degrade(hr, 4, RealWorldConfig(), 7, trace=a)
+    degrade(hr, 4, RealWorldConfig(noise_prob=1.0, noise_prob2=1.0), 7, trace=b)
+    assert a == b
+
+
 def test_config_defaults_are_real_esrgans():
     cfg = RealWorldConfig.from_dict({})
     assert cfg == RealWorldConfig()
-    assert cfg.clean_prob == 0.0 and cfg.resize_modes == ["area", "bilinear", "bicubic"]
+    assert cfg.noise_prob == cfg.noise_prob2 == 1.0 and cfg.clean_prob == 0.0 and cfg.resize_modes == ["area", "bilinear", "bicubic"]
     assert cfg.kernel_prob == [0.45, 0.25, 0.12, 0.03, 0.12, 0.03] and cfg.sinc_prob == 0.1
     assert cfg.blur_sigma == [0.2, 3.0] and cfg.blur_sigma2 == [0.2, 1.5] and cfg.kernel_size_range == [7, 21]
     assert cfg.resize_prob == [0.2, 0.7, 0.1] and cfg.resize_range == [0.15, 1.5] and cfg.resize_range2 == [0.3, 1.2]

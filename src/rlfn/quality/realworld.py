@@ -75,6 +75,7 @@ class RealWorldConfig:
     betap_range: list[float] = field(default_factory=lambda: [1.0, 2.0])
     resize_prob: list[float] = field(default_factory=lambda: [0.2, 0.7, 0.1])  # up, down, keep
     resize_range: list[float] = field(default_factory=lambda: [0.15, 1.5])
+    noise_prob: float = 1.0  # Real-ESRGAN always adds noise; below 1 some samples have none
     gaussian_noise_prob: float = 0.5  # otherwise Poisson noise
     noise_range: list[float] = field(default_factory=lambda: [1.0, 30.0])
     poisson_scale_range: list[float] = field(default_factory=lambda: [0.05, 3.0])
@@ -90,6 +91,7 @@ class RealWorldConfig:
     betap_range2: list[float] = field(default_factory=lambda: [1.0, 2.0])
     resize_prob2: list[float] = field(default_factory=lambda: [0.3, 0.4, 0.3])
     resize_range2: list[float] = field(default_factory=lambda: [0.3, 1.2])  # relative to the LR size
+    noise_prob2: float = 1.0
     gaussian_noise_prob2: float = 0.5
     noise_range2: list[float] = field(default_factory=lambda: [1.0, 25.0])
     poisson_scale_range2: list[float] = field(default_factory=lambda: [0.05, 2.5])
@@ -416,6 +418,9 @@ def _to_unit_float(hr: torch.Tensor) -> torch.Tensor:
 
 
 def _noise(d: _Draw, x: torch.Tensor, cfg: RealWorldConfig, sfx: str, trace: list | None) -> torch.Tensor:
+    p = getattr(cfg, "noise_prob" + sfx)
+    if p < 1.0 and not d.chance(p):  # at 1 (Real-ESRGAN: always noise) nothing is drawn
+        return x
     gray = d.chance(getattr(cfg, "gray_noise_prob" + sfx))
     if d.chance(getattr(cfg, "gaussian_noise_prob" + sfx)):
         sigma = d.uniform(*getattr(cfg, "noise_range" + sfx))
