@@ -59,13 +59,17 @@ def main() -> None:
         label = name if name.startswith("LR") else f"{name}  {crop_psnr:.2f} dB"
         panels.append(panel(img, args.box, args.zoom, label))
     panels.append(panel(hr, args.box, args.zoom, "HR (original)"))
-    gap = 6
+    save_sheet(panels, args.output)
+
+
+def save_sheet(panels: list[Image.Image], output: str, gap: int = 6) -> None:
+    """The panels side by side, written atomically as a PNG (replacing ``output``)."""
     sheet = Image.new("RGB", (sum(p.width for p in panels) + gap * (len(panels) - 1), panels[0].height), "white")
     for i, p in enumerate(panels):
         sheet.paste(p, (i * (p.width + gap), 0))
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(args.output, lambda tmp: sheet.save(tmp, format="PNG", optimize=True), overwrite=True)
-    print(args.output)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(output, lambda tmp: sheet.save(tmp, format="PNG", optimize=True), overwrite=True)
+    print(output)
 
 
 if __name__ == "__main__":

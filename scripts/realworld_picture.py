@@ -8,14 +8,11 @@ then JPEG) as photos from the web are, upscaled ×4 by bicubic, by the default (
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
-from PIL import Image
 
 import rlfn
-from compare_crops import panel
-from rlfn.io.atomic import atomic_write
+from compare_crops import panel, save_sheet
 from rlfn.io.images import read_rgb
 from rlfn.models.interpolate import interpolate
 from rlfn.quality.degradation import bicubic_upscale, modcrop
@@ -54,13 +51,7 @@ def main() -> None:
         label = name if name.startswith("LR") else f"{name}  {crop_psnr:.2f} dB"
         panels.append(panel(img, args.box, args.zoom, label))
     panels.append(panel(hr, args.box, args.zoom, "original"))
-    gap = 6
-    sheet = Image.new("RGB", (sum(p.width for p in panels) + gap * (len(panels) - 1), panels[0].height), "white")
-    for i, p in enumerate(panels):
-        sheet.paste(p, (i * (p.width + gap), 0))
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(args.output, lambda tmp: sheet.save(tmp, format="PNG", optimize=True), overwrite=True)
-    print(args.output)
+    save_sheet(panels, args.output)
 
 
 if __name__ == "__main__":

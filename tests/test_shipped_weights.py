@@ -1,0 +1,47 @@
+"""The weights this project ships reach what their issues asked, scored on the benchmarks in ../shared.
+
+- ours (bicubic-trained) RLFN-S: Set5 PSNR (Y) of at least 31.0 dB at ×4 and 37.0 dB at ×2 (issue 10);
+- real-world RLFN-S ×4: on LR degraded as photos from the web are (JPEG 50; noise σ 10 then JPEG 70) at
+  least 1 dB above the default weights on Set5 and Set14, and at most 1.5 dB below them on clean LR
+  (issue 15).
+"""
+from __future__ import annotations
+
+import pytest
+
+from rlfn.models import weights as catalogue
+from rlfn.models.loader import load_model
+from rlfn.quality.evaluate import evaluate_folder
+from rlfn.quality.realworld import parse_eval_degradation
+
+
+def _psnr(model, folder, spec: str = "clean") -> float:
+    return evaluate_folder(model, folder, quiet=True, degradation=parse_eval_degradation(spec)).psnr
+
+
+@pytest.mark.parametrize("scale, minimum", [(4, 31.0), (2, 37.0)])
+def test_our_default_weights_reach_the_minimum_on_set5(benchmarks_dir, scale, minimum):
+    model = load_model("rlfn_s", scale, pretrained="ours")
+    assert _psnr(model, benchmarks_dir / "Set5") >= minimum
+
+
+@pytest.fixture(scope="module")
+def pair():
+    if catalogue.bundled_weights_path("rlfn_s", 4, "real") is None:
+        pytest.skip("this package ships no real-world rlfn_s x4 weights")
+    return load_model("rlfn_s", 4, pretrained="ours"), load_model("rlfn_s", 4, pretrained="real")
+
+
+@pytest.mark.parametrize("dataset", ["Set5", "Set14"])
+@pytest.mark.parametrize("spec", ["jpeg50", "noise10+jpeg70"])
+def test_real_world_weights_gain_a_decibel_on_degraded_lr(benchmarks_dir, pair, dataset, spec):
+    default, real = pair
+    gain = _psnr(real, benchmarks_dir / dataset, spec) - _psnr(default, benchmarks_dir / dataset, spec)
+    assert gain >= 1.0, f"{dataset} {spec}: {gain:+.2f} dB over the default weights"
+
+
+@pytest.mark.parametrize("dataset", ["Set5", "Set14"])
+def test_real_world_weights_lose_at_most_1_5_db_on_clean_lr(benchmarks_dir, pair, dataset):
+    default, real = pair
+    loss = _psnr(default, benchmarks_dir / dataset) - _psnr(real, benchmarks_dir / dataset)
+    assert loss <= 1.5, f"{dataset}: {loss:.2f} dB below the default weights on clean LR"
