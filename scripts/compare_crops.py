@@ -52,14 +52,20 @@ def main() -> None:
         "ours": to_255(ours(lr.float() / 255)),
         "official": to_255(official(lr.float() / 255)),
     }
-    x, y, size = args.box
+    save_sheet(crop_panels(outputs, hr, args.box, args.zoom, "HR (original)"), args.output)
+
+
+def crop_panels(outputs: dict[str, torch.Tensor], hr: torch.Tensor, box: tuple[int, int, int], zoom: int,
+                hr_label: str) -> list[Image.Image]:
+    """One panel per output, labelled with its crop's PSNR (Y) against ``hr`` (not for LR panels), then ``hr``."""
+    x, y, size = box
     panels = []
     for name, img in outputs.items():
         crop_psnr = psnr_y(img[:, y : y + size, x : x + size], hr[:, y : y + size, x : x + size], 0)
         label = name if name.startswith("LR") else f"{name}  {crop_psnr:.2f} dB"
-        panels.append(panel(img, args.box, args.zoom, label))
-    panels.append(panel(hr, args.box, args.zoom, "HR (original)"))
-    save_sheet(panels, args.output)
+        panels.append(panel(img, box, zoom, label))
+    panels.append(panel(hr, box, zoom, hr_label))
+    return panels
 
 
 def save_sheet(panels: list[Image.Image], output: str, gap: int = 6) -> None:

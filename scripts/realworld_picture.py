@@ -12,11 +12,11 @@ import argparse
 import torch
 
 import rlfn
-from compare_crops import panel, save_sheet
+from compare_crops import crop_panels, save_sheet
 from rlfn.io.images import read_rgb
 from rlfn.models.interpolate import interpolate
 from rlfn.quality.degradation import bicubic_upscale, modcrop
-from rlfn.quality.metrics import psnr_y, to_255
+from rlfn.quality.metrics import to_255
 from rlfn.quality.realworld import degrade_for_eval
 
 
@@ -44,14 +44,7 @@ def main() -> None:
         "--denoise 0.5": to_255(half(lr.float() / 255)),
         "real-world model": to_255(real(lr.float() / 255)),
     }
-    x, y, size = args.box
-    panels = []
-    for name, img in outputs.items():
-        crop_psnr = psnr_y(img[:, y: y + size, x: x + size], hr[:, y: y + size, x: x + size], 0)
-        label = name if name.startswith("LR") else f"{name}  {crop_psnr:.2f} dB"
-        panels.append(panel(img, args.box, args.zoom, label))
-    panels.append(panel(hr, args.box, args.zoom, "original"))
-    save_sheet(panels, args.output)
+    save_sheet(crop_panels(outputs, hr, args.box, args.zoom, "original"), args.output)
 
 
 if __name__ == "__main__":
