@@ -70,7 +70,7 @@ def chain_curve(run_dirs: list[str]) -> Curve:
         starts: dict[tuple[int, str], int] = {}
         for r in recs:
             starts.setdefault((r["stage"], r["stage_name"]), r["global_step"] - r["step"])
-            if r.get("kind") == "val":
+            if r.get("kind") == "val" and "degrade" not in r:  # the clean LR's curve
                 val[r["global_step"]] = r  # a resumed run repeats steps: keep the last record
                 c.bicubic = r["bicubic_psnr"]
         for (_, name), start in sorted(starts.items()):

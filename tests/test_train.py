@@ -169,6 +169,23 @@ def test_bad_data_fails_before_training(tmp_path, change, message):
     assert not (tmp_path / "run").exists()  # nothing written
 
 
+def test_validation_under_degradations(tmp_path):
+    cfg = tiny_config(tmp_path, train={"steps": 2}, val={"degrade": ["jpeg50", "clean"]})
+    Trainer(cfg, quiet=True).fit()
+    recs = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    val = [r for r in recs if r["kind"] == "val"]
+    assert [r.get("degrade") for r in val] == ["jpeg50", None]
+    jpeg, clean = val
+    assert jpeg["bicubic_psnr"] < clean["bicubic_psnr"]  # the JPEG round trip was applied to the LR
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert " val val jpeg50: PSNR" in log and " val val: PSNR" in log
+
+
+def test_bad_val_degradation_is_refused_naming_the_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"val\.degrade\[1\]: .*jpeg500"):
+        tiny_config(tmp_path, val={"degrade": ["clean", "jpeg500"]})
+
+
 def test_cli_bad_config_is_one_line(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("data: {hr_dirs: [x]}\noptim: {lr: 1e-3, momentum: 0.9}\n")

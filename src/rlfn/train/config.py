@@ -96,6 +96,9 @@ class ValConfig:
     lr_dirs: Optional[list[str]] = None
     every: int = 500  # steps; validation also runs at the end of every stage
     images: int = 2  # SR images written to TensorBoard at each validation
+    # LR conditions, as rlfn eval --degrade takes them (clean, jpeg50, noise10+jpeg70); every folder is scored
+    # under each, and the first folder's first condition picks the best checkpoint
+    degrade: list[str] = field(default_factory=lambda: ["clean"])
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,15 @@ def _check_values(cfg: Config) -> None:
             raise ConfigError(f"{p}.optim.warmup_steps: must be in [0, steps), got {st.optim.warmup_steps}")
     if cfg.val.lr_dirs is not None and len(cfg.val.lr_dirs) != len(cfg.val.hr_dirs):
         raise ConfigError("val.lr_dirs: give one LR folder per val.hr_dirs entry")
+    if not cfg.val.degrade:
+        raise ConfigError("val.degrade: give at least one condition (clean, jpeg50, noise10+jpeg70, ...)")
+    from ..quality.realworld import parse_eval_degradation
+
+    for i, spec in enumerate(cfg.val.degrade):
+        try:
+            parse_eval_degradation(spec)
+        except ConfigError as e:
+            raise ConfigError(f"val.degrade[{i}]: {e}") from None
 
 
 def build_config(raw: Mapping[str, Any]) -> Config:
