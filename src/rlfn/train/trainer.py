@@ -6,7 +6,7 @@ One run writes into ``out_dir``::
     train.log               plain-text log (what the terminal shows, without the bar)
     metrics.jsonl           one JSON record per log line and per validation (for tables and curves)
     checkpoints/last.pt     model, EMA, optimiser, scheduler, stage, step, config, RNG (resume from here)
-    checkpoints/best.pt     the best validation PSNR so far (first validation folder)
+    checkpoints/best.pt     the best validation PSNR so far (first validation folder, first val.degrade condition)
     export/<name>_stage<i>_<stage name>.safetensors   each stage's final weights (EMA if enabled), pixel range 1.0
     <variant>_x<scale>.safetensors   the final model, loadable by ``rlfn upscale`` / ``rlfn eval``
     tb/                     TensorBoard scalars and validation images
@@ -174,7 +174,8 @@ class Trainer:
     # ------------------------------------------------------------ validation
 
     def validate(self, global_step: int) -> float | None:
-        """Score every validation folder (main process); a new best on the first one saves ``best.pt``."""
+        """Score every validation folder (main process); a new best on the first one, under the first
+        ``val.degrade`` condition, saves ``best.pt``."""
         if not self.cfg.val.hr_dirs:
             return None
         psnr = None
