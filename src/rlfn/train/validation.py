@@ -24,21 +24,20 @@ def validate(module: RLFN, val: ValConfig, variant: str, scale: int, log: RunLog
     sr_model = SRModel(module, variant, scale, OURS_PIXEL_RANGE, module.channels, module.mid_channels,
                        module.num_blocks, source="training")
     psnr_first = None
+    conditions = [(spec, parse_eval_degradation(spec)) for spec in val.degrade]
     for hr_dir, lr_dir in zip(val.hr_dirs, val.lr_dirs or [None] * len(val.hr_dirs)):
-        for spec in val.degrade:
-            deg = parse_eval_degradation(spec)
+        for spec, deg in conditions:
             r = evaluate_folder(sr_model, hr_dir, lr_dir, "y", quiet=True, degradation=deg)
             psnr_first = r.psnr if psnr_first is None else psnr_first
-            clean = not deg.steps
-            name = r.dataset if clean else f"{r.dataset} {spec}"
-            log(f"val {name}: PSNR {r.psnr:.3f} dB  SSIM {r.ssim:.4f}  (bicubic {r.bicubic_psnr:.3f} / "
+            suffix = f" {spec}" if deg.steps else ""  # clean keeps the records and tags it always had
+            log(f"val {r.dataset}{suffix}: PSNR {r.psnr:.3f} dB  SSIM {r.ssim:.4f}  (bicubic {r.bicubic_psnr:.3f} / "
                 f"{r.bicubic_ssim:.4f})  {where}")
             entry = {"kind": "val", "dataset": r.dataset, "psnr": r.psnr, "ssim": r.ssim,
                      "bicubic_psnr": r.bicubic_psnr, "bicubic_ssim": r.bicubic_ssim}
-            if not clean:
+            if deg.steps:
                 entry["degrade"] = spec
             record(entry)
-            tag = r.dataset if clean else f"{r.dataset}_{spec}"
+            tag = r.dataset + suffix.replace(" ", "_")
             log.scalars({f"val/{tag}/psnr": r.psnr, f"val/{tag}/ssim": r.ssim}, global_step)
     if log.writer and val.images > 0:
         for path in list_images(val.hr_dirs[0])[: val.images]:
