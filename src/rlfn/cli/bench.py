@@ -51,6 +51,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="torch, or an ONNX export run by onnxruntime on the CPU (default: %(default)s)")
     p.add_argument("--path", choices=("fast", "plain"), default="fast",
                    help="fast: the optimised path rlfn upscale uses; plain: the bare module call (default: %(default)s)")
+    p.add_argument("--precision", choices=("auto", "all", "fp32", "fp16", "bf16"), default="auto",
+                   help="auto: float32 and what rlfn upscale chooses on the device (bf16 on a CPU that computes "
+                        "it natively, fp16 on CUDA), each a row; all: fp32, bf16 and (on a GPU) fp16 "
+                        "(default: %(default)s)")
     p.add_argument("--psnr", action="append", default=[], metavar="MODEL=DB",
                    help="a PSNR figure for a model, for the plot (repeatable), e.g. --psnr rlfn_s_x4=32.24")
     add_json_argument(p, "every measurement and the environment")
@@ -76,7 +80,8 @@ def _parse_psnr(items: list[str], models: list[str]) -> dict[str, float]:
 def run(args: argparse.Namespace) -> int:
     import torch
     from ..inference.devices import resolve_device
-    from ..perf.bench import bench_model, document, format_table, load_images, plot, require_matplotlib, resolve_model
+    from ..perf.bench import (bench_model, document, format_table, load_images, plot, precisions_for,
+                              require_matplotlib, resolve_model)
 
     refuse_json_file(args.json, args.overwrite)
     if args.plot:
@@ -90,15 +95,18 @@ def run(args: argparse.Namespace) -> int:
     if args.backend == "onnxruntime" and device.type != "cpu":
         raise ConfigError("--backend onnxruntime runs on the CPU here; use --device cpu")
     images = load_images(args.images, args.max_images, args.size, args.count)
+    precisions = ["fp32"] if args.backend == "onnxruntime" and args.precision in ("auto", "all") else \
+        precisions_for(args.precision, device)
     results = []
     for spec in args.models:
         model = resolve_model(spec, args.scale, device, args.pretrained)
         if not args.quiet:
             print(f"{spec}: {model.describe() if hasattr(model, 'describe') else model.source}", file=sys.stderr)
         label = Path(spec).name if "/" in spec and ":" not in spec else spec  # a checkpoint: its file name
-        results.append(bench_model(model, images, name=label, backend=args.backend, path=args.path,
-                                   warmup=args.warmup, repeat=args.repeat, psnr=psnr.get(spec),
-                                   count_input=args.count_size))
+        for precision in precisions:
+            results.append(bench_model(model, images, name=label, backend=args.backend, path=args.path,
+                                       warmup=args.warmup, repeat=args.repeat, psnr=psnr.get(spec),
+                                       count_input=args.count_size, precision=precision))
     # With --json -, standard output carries the JSON alone.
     out = sys.stderr if args.json == "-" else sys.stdout
     print(format_table(results), file=out)

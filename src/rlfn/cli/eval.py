@@ -37,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_json_argument(p, "the results")
     p.add_argument("--per-image", action="store_true", help="also print every image's scores")
     add_device_argument(p)
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                   help="fp32: the plain float32 forward, which reproduces the papers' numbers; bf16/fp16: the "
+                        "fast path rlfn upscale runs in that precision, to see what it costs (default: %(default)s)")
     add_threads_argument(p)
     add_quiet_argument(p)
 
@@ -72,9 +75,19 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     model = load_from_args(args, resolve_device(args.device))
     label = f"{model.variant} x{model.scale}" + (f" ({model.source})" if model.source in ("ours", "official") else "")
+    described = model.describe()
+    if args.precision != "fp32":
+        import torch
+
+        from ..inference.fastpath import optimize
+
+        model = optimize(model, dtype={"bf16": torch.bfloat16, "fp16": torch.float16}[args.precision])
+        label += f" {args.precision}"
     # With --json -, standard output carries the JSON alone; the tables go to standard error.
     say = functools.partial(print, file=sys.stderr if args.json == "-" else sys.stdout, flush=True)
-    say(f"{model.describe()}\nprotocol: {PROTOCOLS[args.protocol]}")
+    say(f"{described}\nprotocol: {PROTOCOLS[args.protocol]}")
+    if args.precision != "fp32":
+        say(f"precision: {args.precision} (the fast path of rlfn upscale)")
     if degradation.steps:
         say(f"degradation: {degradation} (applied to the LR, seeded per image)")
     results = []

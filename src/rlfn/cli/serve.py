@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="largest input in pixels (width × height), checked before decoding, so decompression "
                         "bombs get 413 (default: %(default)s)")
     add_device_argument(g)
+    g.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
+                   help="arithmetic, as in rlfn upscale: auto = fp16 on CUDA, bf16 on a CPU that computes it "
+                        "natively, fp32 elsewhere (default: %(default)s)")
     add_threads_argument(g)
     g.add_argument("--tile", type=int_in(0, 65536), default=512, metavar="N",
                    help="tile size in input pixels for large images, 0 = never tile (default: %(default)s)")
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     catalogue = Catalogue.from_models(served_models(args, device), device=device, tile=args.tile or None,
-                                      threads=args.threads,
+                                      threads=args.threads, precision=args.precision,
                                       warn=lambda msg: print(f"rlfn serve: warning: {msg}", file=sys.stderr))
     catalogue.warm_up()
     settings = Settings(max_bytes=args.max_bytes, max_pixels=args.max_pixels, workers=args.workers,
@@ -92,8 +95,10 @@ def run(args: argparse.Namespace) -> int:
     if not _is_loopback(args.host) and args.token is None:
         print(f"rlfn serve: warning: listening on {args.host} without --token: anyone who can reach this "
               "machine can use it", file=sys.stderr)
-    print(f"rlfn serve: http://{host}:{port}/ (models {', '.join(catalogue.entries)}; {args.workers} worker(s), "
-          f"queue {args.queue}; API docs at /docs); Ctrl-C stops", flush=True)
+    up = catalogue.default.upscaler
+    print(f"rlfn serve: http://{host}:{port}/ (models {', '.join(catalogue.entries)}; device {up.device}, "
+          f"{up.precision_note}; {args.workers} worker(s), queue {args.queue}; API docs at /docs); Ctrl-C stops",
+          flush=True)
     config = uvicorn.Config(create_app(catalogue, settings), log_level="warning" if args.quiet else "info",
                             access_log=not args.quiet, timeout_graceful_shutdown=5)
     try:

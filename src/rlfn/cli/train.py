@@ -20,6 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="continue the run from this checkpoint (e.g. one copied from another machine)")
     p.add_argument("--device", default=None, help=f"{DEVICE_HELP} (default: the config's train.device, auto unless "
                                                    "the config says otherwise)")
+    p.add_argument("--stop-after", type=int, default=None, metavar="STEP",
+                   help="pause at this global step (counted over all stages): validate, write last.pt and exit, "
+                        "to go on later with --resume")
     p.add_argument("--dry-run", action="store_true",
                    help="validate the config and the data folders, print the resolved config, and stop")
     add_quiet_argument(p, "log to OUT_DIR/train.log only")
@@ -28,11 +31,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import yaml
 
+    from ..errors import ConfigError
     from ..train.config import load_config
     from ..train.trainer import Trainer
 
     cfg = load_config(args.config, args.overrides)
-    trainer = Trainer(cfg, resume=args.resume, quiet=args.quiet, device=args.device)
+    if args.stop_after is not None and args.stop_after < 1:
+        raise ConfigError(f"--stop-after: must be a positive step, got {args.stop_after}")
+    trainer = Trainer(cfg, resume=args.resume, quiet=args.quiet, device=args.device, stop_after=args.stop_after)
     if args.dry_run:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
         print(f"# ok: {sum(len(d.images) for d in trainer.datasets[:1])} training images, "

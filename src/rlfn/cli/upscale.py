@@ -62,8 +62,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("performance")
     add_device_argument(g)
     g.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
-                   help="GPU arithmetic; auto = fp16 on CUDA with a float32 fallback if the output is not "
-                        "finite. The CPU always uses float32 (default: %(default)s)")
+                   help="arithmetic; auto = fp16 on CUDA (float32 again if the output is not finite), bf16 on a "
+                        "CPU that computes it natively (AMX, AVX512-BF16; RLFN_CPU_BF16=0/1 overrides the "
+                        "detection), fp32 elsewhere (default: %(default)s)")
     g.add_argument("--fp32", dest="precision", action="store_const", const="fp32",
                    help="same as --precision fp32 (Real-ESRGAN's spelling)")
     g.add_argument("-t", "--tile", default="auto", metavar="N", type=_parse_tile,
@@ -310,7 +311,7 @@ def _writer(job: Job, big, args: argparse.Namespace):
 
 def _describe(up) -> str:
     model = getattr(up.model, "describe", lambda: type(up.model).__name__)()
-    return f"model: {model}; device {up.device}, {up.precision}, tile {up.tile or 'off'}"
+    return f"model: {model}; device {up.device}, {up.precision_note}, tile {up.tile or 'off'}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -99,12 +99,12 @@ def pad_channels(module: RLFN, channels: int, mid_channels: int | None = None) -
 class FusedRLFB(nn.Module):
     """:class:`RLFB` on fused convolutions, the residual addition in place; its ESA is :class:`FusedESA`."""
 
-    def __init__(self, block: RLFB, onednn: bool = True):
+    def __init__(self, block: RLFB, onednn: bool = True, dtype: torch.dtype | None = None):
         super().__init__()
         self.c1_r, self.c2_r, self.c3_r, self.c5 = (
-            FusedConv(c, onednn=onednn) for c in (block.c1_r, block.c2_r, block.c3_r, block.c5)
+            FusedConv(c, onednn=onednn, dtype=dtype) for c in (block.c1_r, block.c2_r, block.c3_r, block.c5)
         )
-        self.esa = FusedESA(block.esa, onednn)
+        self.esa = FusedESA(block.esa, onednn, dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.c1_r(x, "leaky_relu")
@@ -117,16 +117,24 @@ class FusedRLFB(nn.Module):
 
 class FusedRLFN(nn.Module):
     """An RLFN arranged for fast CPU inference (see the module docstring), on aten's convolutions or, with
-    ``onednn=True``, oneDNN's fused ones. Input and output in [0, 1]: the pixel range of the source
-    weights is folded into the first and last convolutions."""
+    ``onednn=True``, oneDNN's fused ones. Input and output in [0, 1], float32: the pixel range of the source
+    weights is folded into the first and last convolutions.
 
-    def __init__(self, module: RLFN, pixel_range: float = 1.0, onednn: bool = True, retain_heap: bool = True):
+    ``dtype=torch.bfloat16``: the trunk (``conv_2`` and every block) computes in bfloat16, while the first
+    and last convolutions stay in float32. They are a twentieth of the work, and they are where bfloat16's
+    8-bit mantissa would cost the most: the input pixels (k/255 is not a bfloat16 number) and the output
+    (bfloat16 steps by 1/128 near 1, coarser than the 8-bit output's 1/255).
+    """
+
+    def __init__(self, module: RLFN, pixel_range: float = 1.0, onednn: bool = True, retain_heap: bool = True,
+                 dtype: torch.dtype = torch.float32):
         super().__init__()
         self.scale = module.scale
         self.retain_heap = retain_heap
+        self.dtype = dtype
         self.conv_1 = FusedConv(module.conv_1, weight_scale=pixel_range, onednn=onednn)
-        self.blocks = nn.ModuleList(FusedRLFB(b, onednn) for b in module.blocks)
-        self.conv_2 = FusedConv(module.conv_2, onednn=onednn)
+        self.blocks = nn.ModuleList(FusedRLFB(b, onednn, dtype) for b in module.blocks)
+        self.conv_2 = FusedConv(module.conv_2, onednn=onednn, dtype=dtype)
         self.up = FusedConv(module.upsampler[0], 1 / pixel_range, 1 / pixel_range, onednn=onednn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -137,11 +145,11 @@ class FusedRLFN(nn.Module):
     def run(self, x: torch.Tensor) -> torch.Tensor:
         """The network itself (``optimize(compile=True)`` compiles this, leaving the heap settings outside)."""
         x = x.contiguous(memory_format=torch.channels_last)
-        feat = self.conv_1(x)
+        feat = self.conv_1(x).to(self.dtype)  # no copy in float32; .to keeps channels-last
         out = feat
         for block in self.blocks:
             out = block(out)
-        return F.pixel_shuffle(self.up(self.conv_2.add(out, feat)), self.scale)
+        return F.pixel_shuffle(self.up(self.conv_2.add(out, feat).float()), self.scale)
 
 
 class HeapRetaining(nn.Module):
@@ -161,8 +169,12 @@ class HeapRetaining(nn.Module):
 
 
 def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = True, inplace: bool = True,
-             retain_heap: bool = True, compile: bool = False) -> SRModel:
-    """The fast version of ``model`` (same function within 1e-4 in [0, 1] units).
+             retain_heap: bool = True, compile: bool = False, dtype: torch.dtype | None = None) -> SRModel:
+    """The fast version of ``model`` (same function within 1e-4 in [0, 1] units; in bfloat16, within the
+    figures of ``docs/efficiency.md``).
+
+    ``dtype``: the precision to compute in (default: the model's). ``torch.bfloat16`` on the CPU gives
+    :class:`FusedRLFN` with a bfloat16 trunk, still taking and returning float32; other modules are cast.
 
     On the CPU, for an :class:`RLFN` in float32, the default is :class:`FusedRLFN`: channels-last
     activations and weights, oneDNN convolutions with LeakyReLU/sigmoid fused in (``fuse=False``: aten's
@@ -178,19 +190,22 @@ def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = True,
     fast = copy.copy(model)
     module = copy.deepcopy(model.module).eval()
     on_cpu = model.device.type == "cpu"
+    dtype = dtype or model.dtype
     if isinstance(module, RLFN) and on_cpu:
         if pad == "auto":
             pad = _round_up(module.channels, CHANNEL_MULTIPLE)
         if pad is not None and (pad != module.channels or module.mid_channels % CHANNEL_MULTIPLE):
             module = pad_channels(module, int(pad))
         onednn = fuse and fused_ops_available()
-        if (inplace or onednn) and model.dtype == torch.float32:
-            module = FusedRLFN(module, model.pixel_range, onednn=onednn, retain_heap=retain_heap).eval()
+        if (inplace or onednn) and model.dtype == torch.float32 and dtype in (torch.float32, torch.bfloat16):
+            module = FusedRLFN(module, model.pixel_range, onednn=onednn, retain_heap=retain_heap, dtype=dtype).eval()
             fast = replace(fast, pixel_range=1.0)
         else:
-            module = module.to(memory_format=torch.channels_last)
+            module = module.to(dtype=dtype, memory_format=torch.channels_last)
     elif on_cpu:
-        module = module.to(memory_format=torch.channels_last)
+        module = module.to(dtype=dtype, memory_format=torch.channels_last)
+    else:
+        module = module.to(dtype=dtype)
         if retain_heap:
             module = HeapRetaining(module).eval()
     if compile:

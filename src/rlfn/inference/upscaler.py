@@ -28,7 +28,7 @@ from ..io.atomic import refuse_existing
 from ..io.images import PNG_COMPRESSION, Picture, load_picture, picture_to_pil, pixels_of, save_picture, to_8bit
 from ..models.descriptor import SRModel
 from . import heap
-from .devices import default_tile, resolve_device
+from .devices import cpu_bf16, default_tile, resolve_device
 from .resize import OutputSize, resize_pixels
 from .tiling import DEFAULT_BLEND, DEFAULT_PAD, Window, plan_tiles, run_tiled
 
@@ -86,8 +86,10 @@ class Upscaler:
     their own device, in float32). ``tile`` is the tile size in input pixels: ``"auto"`` picks one for the
     device (512 on the CPU) and runs whole any image of at most that size squared in pixels, whatever its
     shape (a 640×360 video frame: tiles would recompute their overlaps, 20% more work), ``None`` or ``0``
-    never tiles. ``precision`` ``auto`` means
-    float16 on CUDA and float32 elsewhere; the CPU always computes in float32. Half-precision output that
+    never tiles. ``precision`` ``auto`` means float16 on CUDA, bfloat16 on a CPU that computes it natively
+    (AMX or AVX512-BF16: :func:`rlfn.inference.devices.cpu_bf16`) and float32 elsewhere; ``bf16`` on a CPU
+    without it runs, emulated and slow, with a warning; ``fp16`` on the CPU computes in float32.
+    :attr:`precision_note` says what was chosen and why. Half-precision output that
     is not finite is recomputed in float32, and float32 is kept from then on. ``fast`` applies
     :func:`rlfn.inference.fastpath.optimize`. ``threads`` sets PyTorch's CPU thread count (process-wide).
     """
@@ -131,7 +133,7 @@ class Upscaler:
         else:  # a model-like object runs as it is, on its own device, in float32
             self.model = model
             self.device = torch.device(getattr(model, "device", "cpu"))
-            self.precision = "fp32"
+            self.precision, self.precision_why = "fp32", "as the model runs"
         self.tileable = bool(getattr(self.model, "tileable", True))
         self.tile = (default_tile(self.device) if tile == "auto" else tile) or None
         self._whole_if_fits = tile == "auto"  # by area: the memory of one full tile, without its overlaps
@@ -145,36 +147,54 @@ class Upscaler:
         """A private copy of ``model`` on the device (the caller's stays where it is), fast path applied,
         and its half-precision twin if that precision is chosen."""
         dev = resolve_device(device) if device != "auto" or model.device.type == "cpu" else model.device
-        moved = copy.copy(model)
-        moved.module = copy.deepcopy(model.module).to(dev)
+        plain = copy.copy(model)
+        plain.module = copy.deepcopy(model.module).to(dev)
+        moved = plain
         if fast:
             from .fastpath import optimize
 
-            moved = optimize(moved)
+            moved = optimize(plain)
         self.model, self.device = moved, dev
-        self.precision = self._resolve_precision(precision, dev, moved)
+        self.precision, self.precision_why = self._resolve_precision(precision, dev, moved)
         if self.precision != "fp32":
-            half = copy.copy(moved)
-            half.module = copy.deepcopy(moved.module).to(dtype=_DTYPES[self.precision])
+            dtype = _DTYPES[self.precision]
+            if dev.type == "cpu" and fast:  # the fast path's own bfloat16 form (float32 in and out)
+                half = optimize(plain, dtype=dtype)
+            else:
+                half = copy.copy(moved)
+                half.module = copy.deepcopy(moved.module).to(dtype=dtype)
             half.module.register_forward_hook(self._check_finite)
             self._half_model = half
 
     # ---- precision --------------------------------------------------------------------------------------------
 
-    def _resolve_precision(self, asked: str, device: torch.device, model: SRModel) -> str:
+    def _resolve_precision(self, asked: str, device: torch.device, model: SRModel) -> tuple[str, str]:
+        """(precision, why): what runs, and the reason shown in the header line."""
+        if asked == "fp32":
+            return "fp32", "asked"
         if device.type == "cpu":
-            if asked in ("fp16", "bf16"):
-                self._warn_once("half precision is slow or unsupported on the CPU; computing in float32")
-            return "fp32"
+            if asked == "fp16":  # float16 on a CPU is slower than float32 (measured), where it runs at all
+                self._warn_once("fp16 is slow or unsupported on the CPU; computing in float32")
+                return "fp32", "fp16 not used on the CPU"
+            native = cpu_bf16()
+            if asked == "auto":
+                return ("bf16", native.reason) if native.native and model.supports_bfloat16 else ("fp32", native.reason)
+            if not native.native:
+                self._warn_once(f"bf16 on this CPU is emulated ({native.reason}): slower than fp32")
         if asked == "auto":
-            return "fp16" if device.type == "cuda" and model.supports_half else "fp32"
+            return ("fp16", "CUDA") if device.type == "cuda" and model.supports_half else ("fp32", device.type)
         supported = model.supports_half if asked == "fp16" else model.supports_bfloat16 if asked == "bf16" else True
         if not supported:  # as spandrel says of the network: it gives wrong or no output in that precision
             self._warn_once(f"{model.variant} does not support {asked}; computing in float32")
-            return "fp32"
+            return "fp32", f"{model.variant} does not support {asked}"
         if asked == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise DeviceError("bfloat16 is not supported by this GPU; use --precision fp16 or fp32")
-        return asked
+        return asked, "asked"
+
+    @property
+    def precision_note(self) -> str:
+        """The precision and why, for header lines: ``bf16 (AMX)``, ``fp32 (no native bf16)``, ``fp32 (asked)``."""
+        return f"{self.precision} ({self.precision_why})"
 
     def _check_finite(self, _module, _inputs, output: torch.Tensor) -> None:
         if not bool(torch.isfinite(output).all()):
@@ -207,7 +227,7 @@ class Upscaler:
             # Overflow in half precision: the "black frame" failure. Redo in float32 and stay there.
             self._warn_once(f"{self.precision} gave non-finite values; falling back to float32")
             self._half_model = None
-            self.precision = "fp32"
+            self.precision, self.precision_why = "fp32", "fallback"
             self.stats.fell_back = True
         y = self.model(x).float().cpu()
         # NaN and ±inf carry into the sum (and outputs near 1e38 are broken anyway): one read of the tile,

@@ -130,14 +130,20 @@ class FusedESA(nn.Module):
     """:class:`ESA`'s operations with the addition fused into ``conv_f`` and the sigmoid into ``conv4``;
     the final product runs in place when autograd does not record."""
 
-    def __init__(self, esa: ESA, onednn: bool = True):
+    def __init__(self, esa: ESA, onednn: bool = True, dtype: torch.dtype | None = None):
         super().__init__()
         self.conv1, self.conv2, self.conv3, self.conv_f, self.conv4 = (
-            FusedConv(c, onednn=onednn) for c in (esa.conv1, esa.conv2, esa.conv3, esa.conv_f, esa.conv4)
+            FusedConv(c, onednn=onednn, dtype=dtype) for c in (esa.conv1, esa.conv2, esa.conv3, esa.conv_f, esa.conv4)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c1_ = self.conv1(x)
-        c3 = upsample(self.conv3(pool(self.conv2(c1_))), x.shape[2], x.shape[3])
+        c3 = self.conv3(pool(self.conv2(c1_)))
+        if c3.dtype != torch.float32:
+            # The resize in float32, rounded once: the tiled resize (index_select and a blend) and the whole-image
+            # F.interpolate then agree as they do in float32, instead of each rounding its own steps in bfloat16.
+            c3 = upsample(c3.float(), x.shape[2], x.shape[3]).to(c3.dtype)
+        else:
+            c3 = upsample(c3, x.shape[2], x.shape[3])
         gate = self.conv4(self.conv_f.add(c1_, c3), "sigmoid")
         return gate.mul_(x) if not torch.is_grad_enabled() else gate * x

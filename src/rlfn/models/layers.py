@@ -40,20 +40,23 @@ class FusedConv(nn.Module):
     (``onednn=True``), or ``F.conv2d`` then the step in place; out of place when autograd records.
     ``weight_scale`` and ``bias_scale`` fold a constant factor into the weights (the pixel range)."""
 
-    def __init__(self, conv: nn.Conv2d, weight_scale: float = 1.0, bias_scale: float = 1.0, onednn: bool = True):
+    def __init__(self, conv: nn.Conv2d, weight_scale: float = 1.0, bias_scale: float = 1.0, onednn: bool = True,
+                 dtype: torch.dtype | None = None):
         super().__init__()
         self.onednn = onednn
-        # channels-last weights too: with NCHW weights, oneDNN picks kernels for the NCHW layout
-        w = (conv.weight.detach() * weight_scale).contiguous(memory_format=torch.channels_last)
+        # channels-last weights too: with NCHW weights, oneDNN picks kernels for the NCHW layout. The scale is
+        # applied in the source precision, then the weights are cast (``dtype``: e.g. bfloat16).
+        w = (conv.weight.detach() * weight_scale).to(dtype=dtype).contiguous(memory_format=torch.channels_last)
         self.weight = nn.Parameter(w, requires_grad=False)
-        self.bias = nn.Parameter(conv.bias.detach() * bias_scale, requires_grad=False)
+        self.bias = nn.Parameter((conv.bias.detach() * bias_scale).to(dtype=dtype), requires_grad=False)
         self.stride = list(conv.stride)
         self.padding = list(conv.padding)
         self.dilation = list(conv.dilation)
         self.groups = conv.groups
 
     def _use_onednn(self, x: torch.Tensor) -> bool:
-        return self.onednn and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+        return (self.onednn and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
+                and x.dtype == self.weight.dtype and not torch.is_grad_enabled())
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)

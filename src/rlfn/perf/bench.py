@@ -34,6 +34,22 @@ from .flops import CHALLENGE_INPUT, count
 Runner = Callable[[torch.Tensor], torch.Tensor]
 BACKENDS = ("torch", "onnxruntime")
 PATHS = ("fast", "plain")
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def precisions_for(asked: str, device: torch.device) -> list[str]:
+    """The precisions ``rlfn bench --precision`` times: ``auto`` is float32 plus what ``rlfn upscale`` would
+    choose there (bf16 on a CPU that computes it natively, fp16 on CUDA), so both show in one run; ``all``
+    adds bf16 on a GPU and bf16 on any CPU (emulated where it is not native)."""
+    from ..inference.devices import cpu_bf16
+
+    if asked in DTYPES:
+        return [asked]
+    if device.type == "cpu":
+        return ["fp32", "bf16"] if asked == "all" or cpu_bf16().native else ["fp32"]
+    if device.type == "cuda":
+        return ["fp32", "fp16", "bf16"] if asked == "all" else ["fp32", "fp16"]
+    return ["fp32"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -109,20 +125,32 @@ def resolve_model(spec: str, scale: int | None = None, device: torch.device | st
                    mid_channels=module.mid_channels, blocks=module.num_blocks, source=source).to(device)
 
 
-def make_runner(model: SRModel, backend: str = "torch", path: str = "fast") -> Runner:
-    """What gets timed: the default fast path, the plain module call, or the ONNX Runtime session."""
+def make_runner(model: SRModel, backend: str = "torch", path: str = "fast", precision: str = "fp32") -> Runner:
+    """What gets timed: the default fast path, the plain module call, or the ONNX Runtime session, in
+    ``precision`` (the fast path's own bfloat16 form on the CPU; the module cast elsewhere)."""
     if backend == "onnxruntime":
+        if precision != "fp32":
+            raise ConfigError("--backend onnxruntime times the float32 export; use --precision fp32")
         from .export import onnx_model_for
 
         return onnx_model_for(model)
     if backend != "torch":
         raise ConfigError(f"unknown backend {backend!r}; choose {', '.join(BACKENDS)}")
+    if precision not in DTYPES:
+        raise ConfigError(f"unknown precision {precision!r}; choose {', '.join(DTYPES)}")
+    dtype = DTYPES[precision]
     if path == "fast":
         from ..inference.fastpath import optimize
 
-        return optimize(model)
+        return optimize(model, dtype=dtype)
     if path == "plain":
-        return model
+        if dtype == model.dtype:
+            return model
+        import copy
+
+        cast = copy.copy(model)
+        cast.module = copy.deepcopy(model.module).to(dtype=dtype)
+        return cast
     raise ConfigError(f"unknown path {path!r}; choose {', '.join(PATHS)}")
 
 
@@ -257,6 +285,7 @@ class BenchResult:
     megapixels_per_s: float  # output (SR) megapixels per second, from the median per-image time
     psnr: float | None = None
     source: str = ""
+    precision: str = "fp32"
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -269,11 +298,11 @@ FIELDS = [f.name for f in BenchResult.__dataclass_fields__.values() if f.name !=
 
 def bench_model(model: SRModel, images: Sequence[torch.Tensor], *, name: str | None = None, backend: str = "torch",
                 path: str = "fast", warmup: int = 3, repeat: int = 1, psnr: float | None = None,
-                count_input: tuple[int, int] = CHALLENGE_INPUT) -> BenchResult:
+                count_input: tuple[int, int] = CHALLENGE_INPUT, precision: str = "fp32") -> BenchResult:
     if not images:
         raise ConfigError("no images to time")
     counts = count(model.module, count_input)
-    run = make_runner(model, backend, path)
+    run = make_runner(model, backend, path, precision)
     device = torch.device("cpu") if backend == "onnxruntime" else model.device
     times, peak, growth, kind = time_runner(run, images, device, warmup, repeat)
     rt = _stats(times)
@@ -283,7 +312,7 @@ def bench_model(model: SRModel, images: Sequence[torch.Tensor], *, name: str | N
         device=str(device), params=counts.params, flops=counts.flops, activations=counts.activations,
         convs=counts.convs, count_input=list(count_input), peak_memory_mb=peak, peak_memory_kind=kind,
         memory_growth_mb=growth, runtime=rt, images=len(images), warmup=warmup,
-        megapixels_per_s=out_px / 1e6 / (rt.median_ms / 1000), psnr=psnr, source=model.source,
+        megapixels_per_s=out_px / 1e6 / (rt.median_ms / 1000), psnr=psnr, source=model.source, precision=precision,
     )
 
 
@@ -301,7 +330,7 @@ def environment() -> dict:
 
 
 def format_table(results: Sequence[BenchResult]) -> str:
-    head = (f"{'model':<22} {'backend':<12} {'params M':>8} {'FLOPs G':>8} {'acts M':>8} {'convs':>5} "
+    head = (f"{'model':<22} {'backend':<12} {'prec':<4} {'params M':>8} {'FLOPs G':>8} {'acts M':>8} {'convs':>5} "
             f"{'mem MB':>8} {'median ms':>10} {'± std':>8} {'min–max ms':>15} {'MP/s':>7} {'PSNR':>6}")
     lines = [head, "-" * len(head)]
     for r in results:
@@ -309,7 +338,7 @@ def format_table(results: Sequence[BenchResult]) -> str:
         be = r.backend if r.backend != "torch" else f"torch/{r.path}"
         psnr = f"{r.psnr:6.2f}" if r.psnr is not None else f"{'':>6}"
         lines.append(
-            f"{r.name[:22]:<22} {be:<12} {r.params / 1e6:8.3f} {r.flops / 1e9:8.2f} {r.activations / 1e6:8.2f} "
+            f"{r.name[:22]:<22} {be:<12} {r.precision:<4} {r.params / 1e6:8.3f} {r.flops / 1e9:8.2f} {r.activations / 1e6:8.2f} "
             f"{r.convs:5d} {r.peak_memory_mb:8.1f} {rt.median_ms:10.1f} {rt.std_ms:8.1f} "
             f"{f'{rt.min_ms:.0f}–{rt.max_ms:.0f}':>15} {r.megapixels_per_s:7.2f} {psnr}"
         )

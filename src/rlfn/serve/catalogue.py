@@ -23,7 +23,7 @@ class Entry:
 
     def describe(self) -> dict:
         return {"id": self.name, "variant": self.variant, "scale": self.scale, "weights": self.source,
-                "parameters": self.parameters}
+                "parameters": self.parameters, "precision": self.upscaler.precision}
 
 
 class Catalogue:

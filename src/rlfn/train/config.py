@@ -57,6 +57,9 @@ class DataConfig:
     batch_size: int = 16  # per process; the effective batch is batch_size × world size
     workers: int = 0
     augment: bool = True  # random horizontal/vertical flips and 90° rotations
+    # how a sample's image is drawn: "image" (each image equally often) or "area" (in proportion to its size,
+    # so that 2K photos are not drawn as often as 481×321 ones)
+    weighting: Literal["image", "area"] = "image"
     # "cached": LR of each whole image made once at start, patches cropped in pairs (faster, and the LR
     # border pixels see their real neighbours); "on_the_fly": bicubic of each HR patch.
     lr_mode: Literal["cached", "on_the_fly"] = "cached"
@@ -107,7 +110,9 @@ class TrainConfig:
     seed: int = 0
     ema: float = 0.0  # decay of the weights' moving average; 0 disables
     device: str = "auto"
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    # auto: bf16 autocast where the CPU computes it natively (AMX, AVX512-BF16) or the GPU supports it, else
+    # fp32; the weights, the optimiser, the EMA and the loss stay in float32 either way
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     threads: int = 0  # torch CPU threads; 0 leaves PyTorch's default
     channels_last: bool = True  # much faster convolutions on CPUs (oneDNN) and tensor cores
     log_every: int = 20

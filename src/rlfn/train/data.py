@@ -101,16 +101,28 @@ class PatchDataset(Dataset):
     """
 
     def __init__(self, images: list[_Image], scale: int, patch: int, augment: bool = True, seed: int = 0,
-                 stage: int = 0, degrade: RealWorldDegradation | None = None):
+                 stage: int = 0, degrade: RealWorldDegradation | None = None, weighting: str = "image"):
         self.images, self.scale, self.patch = images, scale, patch
         self.augment, self.seed, self.stage, self.degrade = augment, seed, stage, degrade
+        # "area": an image is drawn in proportion to its patch positions, so every HR pixel is equally likely
+        # (what cutting images into equal sub-images gives); "image": every image equally often
+        self.cum_area = None
+        if weighting == "area":
+            area = [(im.hr.shape[1] // scale - patch + 1) * (im.hr.shape[2] // scale - patch + 1) for im in images]
+            self.cum_area = np.cumsum(area, dtype=np.float64)
+
+    def _pick(self, rng: np.random.Generator) -> _Image:
+        if self.cum_area is None:
+            return self.images[int(rng.integers(len(self.images)))]
+        i = int(np.searchsorted(self.cum_area, rng.random() * self.cum_area[-1], side="right"))
+        return self.images[min(i, len(self.images) - 1)]
 
     def __len__(self) -> int:  # samples are drawn by index from an unbounded stream
         return 2**62
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.stage, int(index)])
-        im = self.images[int(rng.integers(len(self.images)))]
+        im = self._pick(rng)
         s, p = self.scale, self.patch
         h, w = im.hr.shape[1] // s, im.hr.shape[2] // s
         y, x = int(rng.integers(h - p + 1)), int(rng.integers(w - p + 1))
@@ -179,7 +191,8 @@ def stage_datasets(cfg: Config, scale: int) -> list[PatchDataset]:
             cache[key] = load_images(d.hr_dirs, d.lr_dirs, scale, lr_mode, key="data")
         check_patch(cache[key], scale, d.patch_size, key=f"stages[{i}].data.patch_size")
         degrade = RealWorldDegradation(scale, d.degradation.realworld) if realworld else None
-        datasets.append(PatchDataset(cache[key], scale, d.patch_size, d.augment, cfg.train.seed, i, degrade))
+        datasets.append(PatchDataset(cache[key], scale, d.patch_size, d.augment, cfg.train.seed, i, degrade,
+                                     d.weighting))
     return datasets
 
 

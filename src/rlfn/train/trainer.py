@@ -30,7 +30,7 @@ import yaml
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError, DeviceError, TrainingDivergedError, WriteError
-from ..inference.devices import resolve_device
+from ..inference.devices import auto_precision, resolve_device
 from ..io.atomic import atomic_write
 from ..models.checkpoint import save_safetensors
 from ..models.registry import create_model, parse_name
@@ -55,15 +55,20 @@ class Trainer:
     written), trained by :meth:`fit`."""
 
     def __init__(self, cfg: Config, resume: str | None = None, quiet: bool = False,
-                 device: str | None = None):
+                 device: str | None = None, stop_after: int | None = None):
         self.cfg = cfg
         self.quiet = quiet
+        # pause at this global step (validate, write last.pt, return): fits a run to a time budget, or runs
+        # the first steps of several configs to compare them before one goes on (--resume)
+        self.stop_after = stop_after
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
         self.dist = D.setup(resolve_device(device or cfg.train.device))
         self.device = self.dist.device
         if cfg.train.precision == "fp16" and self.device.type != "cuda":
             raise DeviceError("train.precision fp16 needs a CUDA GPU (use bf16 or fp32 here)")
+        self.precision, self.precision_why = (
+            auto_precision(self.device) if cfg.train.precision == "auto" else (cfg.train.precision, "asked"))
         self.out = Path(cfg.out_dir)
         self.ckpt_dir = self.out / "checkpoints"
         if self.dist.main:
@@ -79,7 +84,7 @@ class Trainer:
         self.step = 0
         self.best = -math.inf
         self.opt = self.sched = None
-        amp = self.device.type == "cuda" and cfg.train.precision == "fp16"
+        amp = self.device.type == "cuda" and self.precision == "fp16"
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp)
         self.log = RunLog()
 
@@ -140,6 +145,10 @@ class Trainer:
         except OSError as e:
             where = e.filename or self.out
             raise WriteError(f"out_dir: {where}: cannot write there ({e.strerror or e})") from None
+
+    def _precision_note(self) -> str:
+        what = "bf16 autocast" if self.precision == "bf16" else "fp16 autocast" if self.precision == "fp16" else "fp32"
+        return f"{what} ({self.precision_why})" if self.cfg.train.precision == "auto" else what
 
     # ------------------------------------------------------------ checkpoints
 
@@ -209,10 +218,11 @@ class Trainer:
         self._open_outputs()
         if self.resume_path is not None:
             self.load(self.resume_path)
-            self.log(f"resumed from {self.resume_path}: stage {self.stage + 1}, step {self.step}")
+            self.log(f"resumed from {self.resume_path}: stage {self.stage + 1}, step {self.step}; "
+                     f"{self._precision_note()}")
         else:
             self.log(f"run {cfg.name}: {self.variant} x{self.scale}, init {self.init_note}, device {self.device}, "
-                     f"{self.dist.world} process(es), {torch.get_num_threads()} threads")
+                     f"{self._precision_note()}, {self.dist.world} process(es), {torch.get_num_threads()} threads")
         for i, st in enumerate(cfg.stages):
             if st.data.degradation.kind == "realworld" and st.data.workers == 0:
                 self.log(f"note: stage {i + 1} ({st.name}) runs the realworld degradation in the training process; "
@@ -221,7 +231,8 @@ class Trainer:
         try:
             with self._stop_between_steps():
                 while self.stage < len(cfg.stages):
-                    self._run_stage()
+                    if self._run_stage() == "paused":
+                        return self.ckpt_dir / "last.pt"
             self.export(final, len(cfg.stages) - 1, cfg.stages[-1].steps)
             self.log(f"done: {final} (best val PSNR {self.best:.3f} dB)")
         finally:
@@ -229,8 +240,9 @@ class Trainer:
             D.cleanup(self.dist)
         return final
 
-    def _run_stage(self) -> None:
-        """Train the current stage from its current step to its end, then warm-start the next one."""
+    def _run_stage(self) -> str:
+        """Train the current stage from its current step to its end, then warm-start the next one; returns
+        "paused" when ``stop_after`` is reached first."""
         st, si = self.cfg.stages[self.stage], self.stage
         if self.opt is None:  # a fresh stage: new optimiser and schedule (the warm start keeps the weights)
             self._new_optimizer(st)
@@ -249,10 +261,21 @@ class Trainer:
             self._after_step(meter, st)
             if self._stop_signal is not None:
                 self._stop_now()
+            if self.stop_after is not None and self._global_step() >= self.stop_after and self.step < st.steps:
+                self._close_bar()
+                self.validate(self._global_step())
+                self.save()
+                self.log(f"paused at stage {self.stage + 1} step {self.step} (--stop-after {self.stop_after}); "
+                         f"{self.ckpt_dir / 'last.pt'} written (continue with --resume)")
+                return "paused"
+        self._close_bar()
+        self._end_stage(st)
+        return "done"
+
+    def _close_bar(self) -> None:
         if self.log.bar is not None:
             self.log.bar.close()
         self.log.bar = None
-        self._end_stage(st)
 
     @contextlib.contextmanager
     def _stop_between_steps(self):
@@ -299,10 +322,10 @@ class Trainer:
         if criterion.contrastive is not None:
             with torch.no_grad():  # the negative: bicubic-upsampled LR
                 neg = imresize(lr, scale=float(self.scale)).clamp_(0, 1)
-        amp_dtype = AMP_DTYPES.get(self.cfg.train.precision)
+        amp_dtype = AMP_DTYPES.get(self.precision)
         with torch.autocast(self.device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext():
             sr = self.ddp(lr)
-        loss, parts = criterion(sr, hr, neg)
+        loss, parts = criterion(sr.float(), hr, neg)  # the loss in float32 whatever the autocast
         if not torch.isfinite(loss):
             raise TrainingDivergedError(f"the loss became {loss.item()} at stage {self.stage + 1} step {self.step}; "
                                         "lower optim.lr or enable optim.grad_clip, then --resume")
