@@ -6,6 +6,10 @@ speed hits every path alike):
 - plain: the official-style forward, an NCHW float32 module call on [0, 255] input under ``no_grad``;
 - fast: ``rlfn.inference.fastpath.optimize(model)``, the path ``rlfn upscale`` uses by default;
 - onnxruntime: the ONNX export run by onnxruntime on the CPU (same thread count);
+- fast-bf16 (where the CPU computes bfloat16 natively, or with ``--bf16``): the fast path's bfloat16 form,
+  what ``rlfn upscale --precision auto`` runs there; its row gives the speed-up over ``fast`` (float32) with
+  issue 23's target, and its PSNR against plain float32;
+- plain-bf16 (with ``--bf16``): the official-style forward cast to bfloat16, channels-last;
 - with ``--options``: the fast path without some of its steps, and with zero-padding to 56/64 channels;
 - with ``--compile``: the fast path under ``torch.compile`` (inductor; compiled before timing).
 
@@ -25,7 +29,9 @@ against plain, and the load average before and after.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import math
 import multiprocessing as mp
 import os
 import resource
@@ -37,6 +43,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("RLFN_SHARED", REPO.parent / "shared"))
 TARGETS = {"rlfn": 1.8, "rlfn_s": 1.5, "rlfn_ntire": 1.5}  # issue 6
+BF16_TARGETS = {"rlfn": 2.5, "rlfn_s": 2.5, "rlfn_ntire": 2.2}  # issue 23: fast-bf16 over fast (float32)
 
 
 def load_model(name: str, weights_dir: Path):
@@ -64,12 +71,23 @@ def build_path(name: str, path: str, weights_dir: Path):
                 return module(x * r) / r
 
         return plain
+    if path == "plain-bf16":  # the official forward in bfloat16: [0, 255] input is exact there (8-bit integers)
+        module = copy.deepcopy(model.module).eval().to(dtype=torch.bfloat16, memory_format=torch.channels_last)
+        r = model.pixel_range
+
+        def plain_bf16(x):
+            with torch.no_grad():
+                xb = (x * r).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+                return module(xb).float() / r
+
+        return plain_bf16
     if path == "onnxruntime":
         from rlfn.perf.export import onnx_model_for
 
         return onnx_model_for(model)
     options = {
         "fast": {},
+        "fast-bf16": {"dtype": torch.bfloat16},
         "fast+compile": {"compile": True},
         "fast-heap": {"retain_heap": False},  # without rlfn.heap
         "aten+inplace": {"fuse": False},  # aten's convolutions, element-wise steps in place
@@ -78,6 +96,11 @@ def build_path(name: str, path: str, weights_dir: Path):
         "fast+pad64": {"pad": 64},
     }[path]
     return optimize(model, **options)
+
+
+def _psnr(a, b) -> float:
+    mse = float(((a.astype("float64") - b.astype("float64")) ** 2).mean())
+    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
 
 
 def matmul_seconds(n: int = 2048, tries: int = 3) -> tuple[float, float]:
@@ -160,6 +183,8 @@ def main() -> int:
     p.add_argument("--no-onnx", action="store_true", help="skip onnxruntime")
     p.add_argument("--options", action="store_true", help="also time the fast path with and without its steps")
     p.add_argument("--compile", action="store_true", help="also time the fast path under torch.compile")
+    p.add_argument("--bf16", action="store_true",
+                   help="time fast-bf16 and plain-bf16 even where the CPU has no native bfloat16 (emulated)")
     p.add_argument("--paths", nargs="+", default=None, help="exactly these paths (plain is always added)")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
@@ -174,7 +199,12 @@ def main() -> int:
         return 2
     files = [str(f) for f in list_images(args.images)[: args.count]]
     shapes = [tuple(read_rgb(f).shape[-2:]) for f in files]
+    from rlfn.inference.devices import cpu_bf16
+
+    bf16 = cpu_bf16()
     paths = args.paths or ["fast"] + (["onnxruntime"] if not args.no_onnx else [])
+    if not args.paths and (bf16.native or args.bf16):
+        paths += ["fast-bf16"] + (["plain-bf16"] if args.bf16 else [])
     if args.options:
         paths += ["fast-heap", "aten+inplace", "channels-last", "fast+pad", "fast+pad64"]
     if args.compile:
@@ -184,7 +214,8 @@ def main() -> int:
     load_before = os.getloadavg()
     print(f"torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; {len(files)} images "
-          f"{shapes[0][1]}×{shapes[0][0]} from {args.images}; load average {load_before[0]:.2f}", flush=True)
+          f"{shapes[0][1]}×{shapes[0][0]} from {args.images}; load average {load_before[0]:.2f}; "
+          f"bf16: {'native' if bf16.native else 'not native'} ({bf16.reason})", flush=True)
 
     ctx = mp.get_context("spawn")
     peak_worker = Worker(ctx, "-", "matmul", [], args.weights_dir, args.threads)
@@ -198,7 +229,9 @@ def main() -> int:
         for w in workers.values():
             w.ask("ready")
         ref = workers["plain"].ask("output", 0)
-        diffs = {q: float(abs(w.ask("output", 0) - ref).max()) for q, w in workers.items()}
+        outs = {q: w.ask("output", 0) for q, w in workers.items()}
+        diffs = {q: float(abs(o - ref).max()) for q, o in outs.items()}
+        psnrs = {q: _psnr(o, ref) for q, o in outs.items()}
         runs: dict[str, list[tuple[float, float, int]]] = {q: [] for q in paths}
         for _ in range(args.repeat):
             for i in range(len(files)):
@@ -214,9 +247,13 @@ def main() -> int:
             cpu = statistics.median(r[1] for r in v)
             rows.append({"model": name, "path": q, "median_s": med[q], "min_s": min(r[0] for r in v),
                          "max_s": max(r[0] for r in v), "cpu_s": cpu, "speedup": med["plain"] / med[q],
+                         "over_fast": med["fast"] / med[q] if "fast" in med else None,
                          "gflops": gflop / med[q],
                          "page_faults": statistics.median(r[2] for r in v), "max_diff": diffs[q],
-                         "target": TARGETS.get(name) if q == "fast" else None, "times_s": [r[0] for r in v]})
+                         "psnr_vs_plain": psnrs[q],
+                         "target": TARGETS.get(name) if q == "fast" else None,
+                         "bf16_target": BF16_TARGETS.get(name) if q == "fast-bf16" else None,
+                         "times_s": [r[0] for r in v]})
         print(f"  measured {name}: {', '.join(f'{q} {v:.2f} s' for q, v in med.items())}", flush=True)
     peak_worker.close()
 
@@ -224,21 +261,31 @@ def main() -> int:
     peak_med = 2 * 2048**3 / statistics.median(t for t, _ in peaks) / 1e9
     load_after = os.getloadavg()
     head = f"{'model':<11} {'path':<14} {'median s':>9} {'min–max s':>12} {'× plain':>8} {'target':>7} " \
-           f"{'GFLOP/s':>8} {'% peak':>7} {'best %':>7} {'CPU s':>6} {'faults':>8} {'max diff':>9}"
+           f"{'× fast':>7} {'target':>7} {'GFLOP/s':>8} {'% peak':>7} {'best %':>7} {'CPU s':>6} {'faults':>8} " \
+           f"{'max diff':>9} {'dB':>6}"
     print("\n" + head + "\n" + "-" * len(head))
     for r in rows:
         tgt = "" if r["target"] is None else f"{r['target']:.1f}{'✓' if r['speedup'] >= r['target'] else '✗'}"
+        over = "" if r["over_fast"] is None else f"{r['over_fast']:.2f}"
+        btgt = "" if r["bf16_target"] is None else \
+            f"{r['bf16_target']:.1f}{'✓' if r['over_fast'] >= r['bf16_target'] else '✗'}"
+        db = "" if math.isinf(r["psnr_vs_plain"]) else f"{r['psnr_vs_plain']:.1f}"
         spread = f"{r['min_s']:.2f}–{r['max_s']:.2f}"
         r["pct_peak"] = 100 * r["gflops"] / peak_med
         r["pct_peak_best"] = 100 * r["gflops"] * r["median_s"] / r["min_s"] / peak
         print(f"{r['model']:<11} {r['path']:<14} {r['median_s']:9.2f} {spread:>12} {r['speedup']:8.2f} {tgt:>7} "
-              f"{r['gflops']:8.1f} {r['pct_peak']:6.0f}% {r['pct_peak_best']:6.0f}% {r['cpu_s']:6.2f} "
-              f"{r['page_faults']:8.0f} {r['max_diff']:9.1e}")
+              f"{over:>7} {btgt:>7} {r['gflops']:8.1f} {r['pct_peak']:6.0f}% {r['pct_peak_best']:6.0f}% {r['cpu_s']:6.2f} "
+              f"{r['page_faults']:8.0f} {r['max_diff']:9.1e} {db:>6}")
     print(f"float32 matmul (2048², {len(peaks)} measurements between the images): median {peak_med:.1f} GFLOP/s, "
           f"best {peak:.1f} GFLOP/s. % peak = median GFLOP/s of the path over the median matmul rate; "
           "best % = the path's fastest image over the fastest matmul")
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (2.0 = both cores busy); "
-          "CPU s = process CPU time per image (all threads); faults = minor page faults per image (median)")
+          "CPU s = process CPU time per image (all threads); faults = minor page faults per image (median); "
+          "× fast = speed-up over the float32 fast path; dB = PSNR of the output against plain float32 "
+          "(first image)")
+    if args.json:
+        for r in rows:  # JSON has no infinity
+            r["psnr_vs_plain"] = None if math.isinf(r["psnr_vs_plain"]) else r["psnr_vs_plain"]
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "matmul_peak_gflops": peak, "matmul_peak_median_gflops": peak_med,
                                          "matmul_s": peaks,

@@ -6,6 +6,8 @@ residual addition), run as one oneDNN kernel on the CPU (``torch.ops.mkldnn._con
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -82,3 +84,19 @@ class FusedConv(nn.Module):
         if not torch.is_grad_enabled():
             return ACTIVATIONS_INPLACE[act](y.add_(other))
         return ACTIVATIONS[act](y + other)
+
+
+# ---- mixed precision: the parts that stay in float32 under autocast --------------------------------------------
+
+
+def autocast_on(x: torch.Tensor) -> bool:
+    """Whether autocast (bf16/fp16) is active for ``x``'s device."""
+    try:
+        return torch.is_autocast_enabled(x.device.type)
+    except TypeError:  # torch < 2.4 has no device argument
+        return torch.is_autocast_cpu_enabled() if x.device.type == "cpu" else torch.is_autocast_enabled()
+
+
+def float32_region(x: torch.Tensor, mixed: bool) -> contextlib.AbstractContextManager:
+    """Autocast off inside (give it float32 inputs) when ``mixed``; nothing otherwise."""
+    return torch.autocast(x.device.type, enabled=False) if mixed else contextlib.nullcontext()

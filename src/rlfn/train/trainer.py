@@ -69,6 +69,8 @@ class Trainer:
             raise DeviceError("train.precision fp16 needs a CUDA GPU (use bf16 or fp32 here)")
         self.precision, self.precision_why = (
             auto_precision(self.device) if cfg.train.precision == "auto" else (cfg.train.precision, "asked"))
+        self.fp32_steps = cfg.train.fp32_steps if cfg.train.fp32_steps is not None else \
+            (0 if cfg.model.init_from else 1000)
         self.out = Path(cfg.out_dir)
         self.ckpt_dir = self.out / "checkpoints"
         if self.dist.main:
@@ -148,7 +150,11 @@ class Trainer:
 
     def _precision_note(self) -> str:
         what = "bf16 autocast" if self.precision == "bf16" else "fp16 autocast" if self.precision == "fp16" else "fp32"
-        return f"{what} ({self.precision_why})" if self.cfg.train.precision == "auto" else what
+        if self.cfg.train.precision == "auto":
+            what += f" ({self.precision_why})"
+        if self.precision != "fp32" and self._global_step() < self.fp32_steps:
+            what += f" after {self.fp32_steps} float32 steps"
+        return what
 
     # ------------------------------------------------------------ checkpoints
 
@@ -323,6 +329,8 @@ class Trainer:
             with torch.no_grad():  # the negative: bicubic-upsampled LR
                 neg = imresize(lr, scale=float(self.scale)).clamp_(0, 1)
         amp_dtype = AMP_DTYPES.get(self.precision)
+        if amp_dtype is not None and self._global_step() < self.fp32_steps:
+            amp_dtype = None  # the float32 start of a run from random weights (TrainConfig.fp32_steps)
         with torch.autocast(self.device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext():
             sr = self.ddp(lr)
         loss, parts = criterion(sr.float(), hr, neg)  # the loss in float32 whatever the autocast
