@@ -204,10 +204,10 @@ def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = True,
             module = module.to(dtype=dtype, memory_format=torch.channels_last)
     elif on_cpu:
         module = module.to(dtype=dtype, memory_format=torch.channels_last)
-    else:
-        module = module.to(dtype=dtype)
         if retain_heap:
             module = HeapRetaining(module).eval()
+    else:
+        module = module.to(dtype=dtype)
     if compile:
         if isinstance(module, FusedRLFN):
             module.run = torch.compile(module.run)  # an instance attribute, shadowing the method

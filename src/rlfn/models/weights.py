@@ -8,9 +8,12 @@ Each record says which pixel range the weights expect.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+import yaml
 
 from ..errors import UnknownModelError
 from .registry import VARIANTS
@@ -33,6 +36,8 @@ class Weights:
     sha256: str | None = None
     filename: str | None = None
     path: Path | None = None  # weights shipped in the package
+    run: str | None = None  # ours: the training run that wrote the file (training/<run_dir>/, MANIFEST.yaml)
+    licence: str | None = None  # SPDX
 
     @property
     def name(self) -> str:
@@ -57,6 +62,7 @@ OFFICIAL_WEIGHTS: dict[tuple[str, int], Weights] = {
         url=OFFICIAL_URL.format(name=f"{variant}_x{scale}"),
         sha256=sha,
         filename=f"{variant}_x{scale}.pth",
+        licence="Apache-2.0",  # bytedance/RLFN's LICENSE
     )
     for (variant, scale), sha in _OFFICIAL_SHA256.items()
 }
@@ -68,14 +74,27 @@ def bundled_weights_path(variant: str, scale: int, tag: str = "ours") -> Path | 
     return Path(str(ref)) if ref.is_file() else None
 
 
+@functools.lru_cache(maxsize=1)
+def manifest() -> dict:
+    """``rlfn/weights/MANIFEST.yaml``: for each file we ship, its sha256, run, parent runs, data and steps."""
+    ref = resources.files("rlfn") / "weights" / "MANIFEST.yaml"
+    if not ref.is_file():
+        return {"files": {}}
+    return yaml.safe_load(ref.read_text(encoding="utf-8")) or {"files": {}}
+
+
 def our_weights(tag: str = "ours") -> dict[tuple[str, int], Weights]:
     """Ours (``tag`` "ours", bicubic-trained, or "real", real-world): whatever the package ships."""
     out = {}
+    doc = manifest()
     for v in VARIANTS.values():
         for scale in v.scales:
             path = bundled_weights_path(v.name, scale, tag)
             if path is not None:
-                out[(v.name, scale)] = Weights(v.name, scale, tag, OURS_PIXEL_RANGE, filename=path.name, path=path)
+                entry = (doc.get("files") or {}).get(path.name) or {}
+                out[(v.name, scale)] = Weights(v.name, scale, tag, OURS_PIXEL_RANGE, sha256=entry.get("sha256"),
+                                               filename=path.name, path=path, run=entry.get("run"),
+                                               licence=doc.get("licence"))
     return out
 
 
