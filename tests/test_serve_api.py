@@ -336,3 +336,23 @@ def test_command_serves_every_bundled_model_or_the_one_asked(tmp_path):
     assert served("--weights", str(path)) == ["rlfn_x3"]
     cat = Catalogue.from_models(served_models(build_parser("serve").parse_args(["serve", "--weights", str(path)]), "cpu"))
     assert cat.describe()[0]["weights"] == "mine.safetensors"  # the file's name, not its path
+
+
+# ---- one encoder: the server's bytes are rlfn upscale's -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ext, mode", [("png", "RGB"), ("png", "RGBA"), ("png", "L"), ("jpg", "RGB"), ("jpg", "RGBA"),
+                                       ("webp", "LA"), ("tif", "RGB"), ("bmp", "RGB")])
+def test_server_and_cli_write_identical_bytes(client, tmp_path, monkeypatch, ext, mode):
+    """The same image and options through POST /v1/upscale and through rlfn upscale: byte for byte the same file
+    (one encoder, rlfn.io.images.encode_picture; both choose their precision alike, --precision auto)."""
+    from rlfn.cli.main import main
+
+    src = Image.open(__import__("io").BytesIO(smooth_png(24, 20, 3))).convert(mode)
+    path = tmp_path / "in.png"
+    src.save(path)
+    out = tmp_path / f"out.{ext}"
+    assert main(["upscale", str(path), "-o", str(out), "-m", "rlfn_s", "-s", "4", "--quality", "80", "-q"]) == 0
+    r = post(client, path.read_bytes(), query=f"?format={ext}&quality=80")
+    assert r.status_code == 200, r.text
+    assert r.content == out.read_bytes()

@@ -90,3 +90,58 @@ def resize_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         big = np.clip(np.asarray(plane.resize((w, h), Image.Resampling.BICUBIC)), 0, maxval)
         out[:, :, c] = big.round() if maxval != 1.0 else big
     return out
+
+
+# ---- does the output fit in memory? ---------------------------------------------------------------------------
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still allocate, as far as the system says: MemAvailable (Linux), lowered by an
+    address-space limit (``ulimit -v``, RLIMIT_AS) less what the process already maps; None where unknown."""
+    avail = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/statm", encoding="ascii") as f:
+                mapped = int(f.read().split()[0]) * resource.getpagesize()
+            left = max(0, soft - mapped)
+            avail = left if avail is None else min(avail, left)
+    except (ImportError, OSError, ValueError):
+        pass
+    return avail
+
+
+def output_bytes(in_size: tuple[int, int], scale: int, out_size: tuple[int, int], channels: int, itemsize: int) -> int:
+    """What an upscale holds at its peak beside the model's own buffers: the ×scale result, and for another
+    output size the resized copy (plus a 32-bit float plane while resizing 16-bit or float pixels)."""
+    (w, h), (ow, oh) = in_size, out_size
+    need = w * scale * h * scale * channels * itemsize
+    if (ow, oh) != (w * scale, h * scale):
+        need += ow * oh * channels * itemsize + (ow * oh * 4 * 2 if itemsize != 1 else 0)
+    return need
+
+
+def check_output_fits(in_size: tuple[int, int], scale: int, out_size: tuple[int, int], channels: int,
+                      itemsize: int, available: int | None = None) -> None:
+    """An :class:`ImageError` before any work when the output cannot fit in the memory left (one line that
+    names the size, what it needs and the limit); nothing where the memory left is unknown."""
+    from ..errors import ImageError
+
+    avail = available_memory() if available is None else available
+    need = output_bytes(in_size, scale, out_size, channels, itemsize)
+    if avail is not None and need > avail:
+        ow, oh = out_size
+        raise ImageError(
+            f"the output would be {ow}×{oh} ({ow * oh / 1e6:,.0f} megapixels, about {need / 2**30:.1f} GiB with "
+            f"its intermediate results), more than the {avail / 2**30:.1f} GiB of memory available; ask for a "
+            "smaller --width, --height or --outscale")

@@ -29,7 +29,7 @@ from ..io.images import PNG_COMPRESSION, Picture, load_picture, picture_to_pil, 
 from ..models.descriptor import SRModel
 from . import heap
 from .devices import cpu_bf16, default_tile, resolve_device
-from .resize import OutputSize, resize_pixels
+from .resize import OutputSize, check_output_fits, resize_pixels
 from .tiling import DEFAULT_BLEND, DEFAULT_PAD, Window, plan_tiles, run_tiled
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
@@ -276,6 +276,8 @@ class Upscaler:
             raise ImageError(f"expected H×W or H×W×C pixels with C in 1..4, got shape {arr.shape}")
         if a.shape[0] < 1 or a.shape[1] < 1:
             raise ImageError(f"empty image of shape {arr.shape}")
+        h, w = a.shape[:2]
+        check_output_fits((w, h), self.scale, (w * self.scale, h * self.scale), a.shape[2], a.dtype.itemsize)
         if a.dtype == np.uint8:
             maxval = 255.0
         elif a.dtype == np.uint16:
@@ -414,7 +416,11 @@ class Upscaler:
 
     def upscale_picture(self, pic: Picture, on_tile: Callable[[], None] | None = None,
                         size: OutputSize | None = None) -> Picture:
-        """Upscale a picture, keeping its metadata; ``size`` asks for another output size than ×scale."""
+        """Upscale a picture, keeping its metadata; ``size`` asks for another output size than ×scale. An
+        output that cannot fit in the memory left is an ImageError before any work."""
+        out_size = size.for_input(*pic.size, self.scale) if size is not None else \
+            (pic.size[0] * self.scale, pic.size[1] * self.scale)
+        check_output_fits(pic.size, self.scale, out_size, pic.channels, pic.pixels.dtype.itemsize)
         big = self.upscale_array(pic.pixels, on_tile)
         if size is not None and not size.native:
             big = resize_pixels(big, size.for_input(*pic.size, self.scale))

@@ -10,6 +10,7 @@ and format limits are checked before encoding.
 from __future__ import annotations
 
 import contextlib
+import io
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,6 +195,7 @@ def save_rgb(img: torch.Tensor, path: str | Path, overwrite: bool = False) -> Pa
 # Output formats by name or suffix → Pillow format name.
 FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "tif": "TIFF", "tiff": "TIFF"}
 SUFFIX_FOR = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
+MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "BMP": "image/bmp", "TIFF": "image/tiff"}
 _ORIENTATION = 0x0112
 
 
@@ -355,9 +357,7 @@ def _load_picture(path: Path, max_pixels: int | None) -> Picture:
     if pic is not None:
         return pic
     im = open_image(path, max_pixels=limit)
-    pixels = np.ascontiguousarray(pixels_of(im))
-    icc = im.info.get("icc_profile") if im.mode != "CMYK" else None  # a CMYK profile does not fit RGB pixels
-    return Picture(pixels, icc or None, _exif_without_orientation(im), im.format, _dpi(im))
+    return picture_of(im)  # (a CMYK profile does not fit the RGB pixels: dropped)
 
 
 def picture_to_pil(pic: Picture) -> Image.Image:
@@ -379,38 +379,50 @@ def to_8bit(arr: np.ndarray) -> np.ndarray:
 def save_picture(pic: Picture, path: str | Path, fmt: str | None = None, *, quality: int = 95,
                  overwrite: bool = False, warn: Callable[[str], None] | None = None,
                  png_compression: int = PNG_COMPRESSION) -> Path:
-    """Write ``pic`` atomically in ``fmt`` (default: from the suffix), converting what the format cannot hold.
-
-    16 bits survive in PNG (any channels) and TIFF (grey, RGB, RGBA), colour through the ``codecs`` extra;
-    JPEG has no alpha (dropped, with a warning); the ICC profile and EXIF go along wherever the format carries
-    them (a 16-bit colour TIFF gets the ICC profile, not the EXIF).
-    """
+    """Write ``pic`` atomically in ``fmt`` (default: from the suffix), converting what the format cannot hold
+    (see :func:`encode_picture`, which makes the bytes)."""
     path = Path(path)
     fmt = format_for(path, fmt)
     check_output_size(path, fmt, *pic.size)
+    data = encode_picture(pic, fmt, quality=quality, warn=warn, png_compression=png_compression, name=path.name)
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data), overwrite=overwrite)
+
+
+def picture_of(im: Image.Image, keep_exif: bool = True) -> Picture:
+    """A decoded Pillow image as a :class:`Picture` (its pixels, ICC profile, EXIF and dpi)."""
+    icc = im.info.get("icc_profile") if im.mode != "CMYK" else None
+    exif = _exif_without_orientation(im) if keep_exif else None
+    return Picture(np.ascontiguousarray(pixels_of(im)), icc or None, exif, im.format, _dpi(im))
+
+
+def encode_picture(pic: Picture, fmt: str, *, quality: int = 95, warn: Callable[[str], None] | None = None,
+                   png_compression: int = PNG_COMPRESSION, name: str = "image") -> bytes:
+    """``pic`` encoded in Pillow format ``fmt``: the one encoder of ``rlfn upscale`` and ``rlfn serve``.
+
+    16 bits survive in PNG (any channels) and TIFF (grey, RGB, RGBA), colour through the ``codecs`` extra;
+    JPEG has no alpha (dropped, with a warning); the ICC profile and EXIF go along wherever the format carries
+    them (a 16-bit colour TIFF gets the ICC profile, not the EXIF). ``name`` names the image in warnings.
+    """
     note = warn or (lambda _msg: None)
     arr = pic.pixels
     if fmt == "JPEG" and pic.has_alpha:
-        note(f"{path.name}: JPEG has no alpha channel; the alpha is dropped (choose png, webp or tif to keep it)")
+        note(f"{name}: JPEG has no alpha channel; the alpha is dropped (choose png, webp or tif to keep it)")
         arr = arr[:, :, :-1]
     # No 16-bit grey + alpha TIFF is written: Pillow, and so rlfn itself, could not open it.
     if arr.dtype == np.uint16 and not (fmt == "PNG" or (fmt == "TIFF" and arr.shape[2] != 2)):
-        note(f"{path.name}: {fmt} cannot hold these 16-bit pixels here; written with 8 bits (choose png to keep 16)")
+        note(f"{name}: {fmt} cannot hold these 16-bit pixels here; written with 8 bits (choose png to keep 16)")
         arr = to_8bit(arr)
     if fmt == "WEBP" and arr.shape[2] == 2:  # WebP has no grey + alpha
         arr = np.concatenate([arr[:, :, :1]] * 3 + [arr[:, :, 1:]], axis=2)
     out = Picture(arr, pic.icc, pic.exif, pic.format, pic.dpi)
     deep_colour = arr.dtype == np.uint16 and arr.shape[2] > 1  # Pillow would narrow it: OpenCV or tifffile
     if deep_colour:
-        deep.check_writer(path, fmt)
+        deep.check_writer(name, fmt)
     if deep_colour or (fmt == "PNG" and arr.dtype == np.uint8 and arr.shape[2] != 2 and deep.has_opencv()):
         # 8-bit PNG too where OpenCV is installed: libpng through it is over twice as fast as Pillow's writer
-
-        def write(tmp: Path) -> None:
-            tmp.write_bytes(deep.encode_png(arr, pic.icc, pic.exif, pic.dpi, png_compression) if fmt == "PNG"
-                            else deep.encode_tiff(arr, pic.icc, pic.dpi))
-
-        return atomic_write(path, write, overwrite=overwrite)
+        if fmt == "PNG":
+            return deep.encode_png(arr, pic.icc, pic.exif, pic.dpi, png_compression)
+        return deep.encode_tiff(arr, pic.icc, pic.dpi)
     im = picture_to_pil(out)
     kw: dict = {}
     if pic.icc and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
@@ -430,4 +442,6 @@ def save_picture(pic: Picture, path: str | Path, fmt: str | None = None, *, qual
 
         if features.check("libtiff"):
             kw["compression"] = "tiff_adobe_deflate"
-    return atomic_write(path, lambda tmp: im.save(tmp, format=fmt, **kw), overwrite=overwrite)
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()

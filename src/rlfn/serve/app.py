@@ -28,7 +28,8 @@ from .. import __version__
 from ..errors import RLFNError
 from ..io.images import FORMAT_LIMITS
 from .catalogue import Catalogue, OptionError
-from .images import FORMATS, MEDIA_TYPES, SUFFIXES, HTTPImageError, decode, encode, probe
+from ..io.images import FORMATS, MEDIA_TYPES, SUFFIX_FOR
+from .images import HTTPImageError, decode, encode, probe
 from .jobs import Cancelled, JobQueue, QueueFull
 
 log = logging.getLogger("rlfn.serve")
@@ -388,7 +389,7 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
         except MemoryError:
             raise ApiError(503, "out of memory for this image; retry later or send a smaller one",
                            {"Retry-After": "10"}) from None
-        name = f"{_safe_stem(filename)}_x{entry.scale}{SUFFIXES[fmt]}"
+        name = f"{_safe_stem(filename)}_x{entry.scale}{SUFFIX_FOR[fmt]}"
         return Response(out, media_type=MEDIA_TYPES[fmt], headers={
             "Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "no-store",
             "X-RLFN-Model": entry.name, "X-RLFN-Size": f"{size[0]}x{size[1]}",

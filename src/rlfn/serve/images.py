@@ -11,15 +11,11 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError, features
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
+from ..io.images import MEDIA_TYPES, encode_picture, picture_of
 
-# Pillow's format name for each output format a request may ask for, and its media type.
-FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "tif": "TIFF", "tiff": "TIFF"}
-MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "BMP": "image/bmp", "TIFF": "image/tiff"}
-SUFFIXES = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
 READABLE = tuple(MEDIA_TYPES)  # what is decoded; anything else Pillow recognises is a 415
 
 
@@ -102,27 +98,6 @@ def decode(data: bytes, max_pixels: int) -> Image.Image:
 
 
 def encode(im: Image.Image, fmt: str, quality: int = 95) -> bytes:
-    """``im`` in Pillow format ``fmt``, converted to what the format holds (JPEG has no alpha, and so on)."""
-    icc = im.info.get("icc_profile")
-    if im.mode in ("I;16", "I") and fmt not in ("PNG", "TIFF"):
-        arr = np.asarray(im, dtype=np.uint32)
-        im = Image.fromarray(((arr * 255 + 32767) // 65535).clip(0, 255).astype(np.uint8), "L")
-    alpha = im.mode in ("LA", "RGBA")
-    if fmt == "JPEG":
-        im = im.convert("L" if im.mode in ("L", "LA") else "RGB")
-    elif fmt == "WEBP":
-        im = im.convert("RGBA" if alpha else "RGB")
-    elif fmt == "BMP" and im.mode == "LA":
-        im = im.convert("RGBA")
-    kw: dict = {}
-    if icc and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
-        kw["icc_profile"] = icc
-    if fmt == "JPEG":
-        kw.update(quality=quality, subsampling=0 if quality >= 90 else 2)
-    elif fmt == "WEBP":
-        kw.update(quality=quality, method=4)
-    elif fmt == "TIFF" and features.check("libtiff"):
-        kw["compression"] = "tiff_adobe_deflate"
-    buf = io.BytesIO()
-    im.save(buf, format=fmt, **kw)
-    return buf.getvalue()
+    """``im`` in Pillow format ``fmt`` by the encoder ``rlfn upscale`` writes files with
+    (:func:`rlfn.io.images.encode_picture`): the same bytes for the same pixels and options. EXIF is not kept."""
+    return encode_picture(picture_of(im, keep_exif=False), fmt, quality=quality)
