@@ -17,6 +17,19 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _float32_unless_asked():
+    """``--precision auto`` is bf16 on CPUs that compute it natively: the suite's exact comparisons are made in
+    float32 on every machine, and the bf16 tests (tests/test_bf16.py) set RLFN_CPU_BF16 themselves."""
+    saved = os.environ.get("RLFN_CPU_BF16")
+    os.environ["RLFN_CPU_BF16"] = "0"
+    yield
+    if saved is None:
+        os.environ.pop("RLFN_CPU_BF16", None)
+    else:
+        os.environ["RLFN_CPU_BF16"] = saved
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _no_downloads(tmp_path_factory):
     """Nothing downloads in the tests: "official" weights come from ../shared in place (a file:// mirror),
     or, where it is absent, from an empty folder, so that a fetch fails at once instead of going online."""

@@ -135,7 +135,7 @@ def test_half_precision_falls_back_when_not_finite(model, monkeypatch):
     with torch.no_grad():  # weights that overflow float16 (max 65504) but not float32
         big.module.conv_1.weight.mul_(1e5)
         big.module.conv_1.bias.mul_(1e5)
-    monkeypatch.setattr(Upscaler, "_resolve_precision", lambda self, asked, dev, m: "fp16")
+    monkeypatch.setattr(Upscaler, "_resolve_precision", lambda self, asked, dev, m: ("fp16", "test"))
     notes = []
     u = Upscaler(big, fast=False, warn=notes.append)
     assert u.precision == "fp16"

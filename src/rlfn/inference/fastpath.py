@@ -137,6 +137,13 @@ class FusedRLFN(nn.Module):
         self.conv_2 = FusedConv(module.conv_2, onednn=onednn, dtype=dtype)
         self.up = FusedConv(module.upsampler[0], 1 / pixel_range, 1 / pixel_range, onednn=onednn)
 
+    def cast_trunk(self, dtype: torch.dtype) -> "FusedRLFN":
+        """Compute the trunk in ``dtype`` from now on (in place; the first and last convolutions stay float32)."""
+        self.blocks.to(dtype=dtype)
+        self.conv_2.to(dtype=dtype)
+        self.dtype = dtype
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # freed feature maps are reused by the next layers instead of being unmapped and faulted in again
         with retained_heap(self.retain_heap and x.device.type == "cpu"):
@@ -190,6 +197,11 @@ def optimize(model: SRModel, *, pad: int | str | None = None, fuse: bool = True,
     fast = copy.copy(model)
     module = copy.deepcopy(model.module).eval()
     on_cpu = model.device.type == "cpu"
+    if isinstance(module, FusedRLFN):  # already optimised: at most another precision for its trunk
+        if dtype is not None and dtype != module.dtype:
+            module.cast_trunk(dtype)
+        fast.module = module
+        return fast
     dtype = dtype or model.dtype
     if isinstance(module, RLFN) and on_cpu:
         if pad == "auto":
