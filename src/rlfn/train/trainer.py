@@ -39,7 +39,8 @@ from ..models.weights import OURS_PIXEL_RANGE
 from ..quality.imresize import imresize
 from ..signals import STOP_SIGNALS, Stopped, handled
 from . import distributed as D
-from .checkpoints import init_from, load_state, restore, save_state, training_state
+from .resume_state import load_resume_state, save_resume_state
+from .warm_start import init_from
 from .config import Config, StageConfig
 from .data import check_val_dirs, make_loader, stage_datasets
 from .losses import SRLoss
@@ -167,19 +168,50 @@ class Trainer:
                 "stage": stage, "stage_name": self.cfg.stages[min(stage, len(self.cfg.stages) - 1)].name,
                 "step": step, "trained_with": "rlfn train"}
 
-    def save(self, name: str = "last.pt") -> Path:
-        path = self.ckpt_dir / name
-        if self.dist.main:
-            save_state(training_state(self), path)
-        return path
+    def state_dict(self) -> dict:
+        """Everything a resume needs (``last.pt``; the keys are listed in :mod:`rlfn.train.resume_state`):
+        weights, EMA, optimiser, schedule, loss scaler, position, best PSNR, config and RNG states."""
+        st = {
+            "params": self.model.state_dict(),
+            "optimizer": self.opt.state_dict() if self.opt is not None else None,
+            "scheduler": self.sched.state_dict() if self.sched is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "stage": self.stage,
+            "step": self.step,
+            "best_psnr": self.best,
+            "config": self.cfg.to_dict(),
+            "rng": _rng_state(),
+            "rlfn_meta": {k: str(v) for k, v in self.export_metadata(self.stage, self.step).items()},
+        }
+        if self.ema is not None:
+            st["params_ema"] = self.ema.module.state_dict()  # read_checkpoint prefers it, like the export
+            st["ema_updates"] = self.ema.updates
+        return st
 
-    def load(self, path: Path) -> None:
-        st = load_state(path, self.cfg.stages)
-        restore(self, st)
+    def load_state_dict(self, st: dict) -> None:
+        """Continue where :meth:`state_dict` left off: weights, EMA, position, scaler, RNG and, mid-stage, the
+        optimiser and schedule (at a stage boundary the next stage starts them afresh)."""
+        self.model.load_state_dict(st["params"])
+        if self.ema is not None:
+            self.ema.module.load_state_dict(st.get("params_ema") or st["params"])
+            self.ema.updates = int(st.get("ema_updates", 0))
+        self.stage, self.step, self.best = int(st["stage"]), int(st["step"]), float(st["best_psnr"])
+        if st.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(st["scaler"])
+        _set_rng_state(st["rng"])
         if st["optimizer"] is not None and self.stage < len(self.cfg.stages):  # resuming mid-stage
             self._new_optimizer(self.cfg.stages[self.stage])
             self.opt.load_state_dict(st["optimizer"])
             self.sched.load_state_dict(st["scheduler"])
+
+    def save(self, name: str = "last.pt") -> Path:
+        path = self.ckpt_dir / name
+        if self.dist.main:
+            save_resume_state(self.state_dict(), path)
+        return path
+
+    def load(self, path: Path) -> None:
+        self.load_state_dict(load_resume_state(path, self.cfg.stages))
 
     def export(self, path: Path, stage: int, step: int) -> Path:
         if self.dist.main:
@@ -395,6 +427,19 @@ class Trainer:
         self._record({"kind": "train", "lr": lr, "its": its, **avg}, gs)
         self.log.scalars({**{f"train/{k}": v for k, v in avg.items()}, "train/lr": lr,
                           "train/patches_per_s": patches}, gs)
+
+
+def _rng_state() -> dict:
+    st = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def _set_rng_state(st: dict) -> None:
+    torch.set_rng_state(st["torch"])
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(st["cuda"])
 
 
 class _Meter:
