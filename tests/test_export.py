@@ -12,7 +12,8 @@ from _images import smooth_image
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
-from rlfn.perf.export import export_onnx, load_onnx, onnx_model_for  # noqa: E402
+from rlfn.inference.backends import load_onnx  # noqa: E402
+from rlfn.perf.export import export_onnx, onnx_model_for  # noqa: E402
 
 _smooth = smooth_image
 

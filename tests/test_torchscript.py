@@ -10,7 +10,8 @@ from rlfn.cli import main
 from rlfn.models.descriptor import SRModel
 
 from _images import smooth_image
-from rlfn.perf.export import export_torchscript, load_torchscript
+from rlfn.inference.backends import load_torchscript
+from rlfn.perf.export import export_torchscript
 
 
 _smooth = smooth_image

@@ -41,7 +41,8 @@ def _format(args: argparse.Namespace, out: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..perf.export import export_onnx, export_torchscript, load_onnx, load_torchscript
+    from ..inference.backends import load_onnx, load_torchscript
+    from ..perf.export import export_onnx, export_torchscript
 
     if args.model_pos is not None:
         if args.model is not None and args.model != args.model_pos:

@@ -202,10 +202,7 @@ def _load(args: argparse.Namespace):
         model = load_from_args(args, "cpu")
         from ..perf.export import onnx_model_for
 
-        try:
-            runner = onnx_model_for(model)
-        except ImportError as e:
-            raise RLFNError(f"--backend onnxruntime needs onnx and onnxruntime: pip install 'rlfn[onnx]' ({e})") from None
+        runner = onnx_model_for(model)  # without the onnx extra: one RLFNError naming it
         return Upscaler(runner, tile=tile, tile_pad=args.tile_pad, alpha=args.alpha, threads=args.threads, warn=warn)
     device = resolve_device(args.device)
     model = load_from_args(args, device)
