@@ -149,3 +149,26 @@ def load_from_args(args: argparse.Namespace, device: torch.device | str = "cpu")
         return load_model(args.weights, scale=args.scale, device=device, denoise=getattr(args, "denoise", None))
     return load_model(args.model or DEFAULT_MODEL, args.scale, weights=args.weights, pretrained=args.pretrained,
                       device=device, denoise=getattr(args, "denoise", None))
+
+
+def tile_type(value: str) -> int | str | None:
+    """--tile: auto, 0 (no tiling) or 32 to 65536 input pixels."""
+    if value == "auto":
+        return "auto"
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a number of pixels (32 or more), 0 (no tiling) or auto") from None
+    if n < 0 or 0 < n < 32 or n > 65536:
+        raise argparse.ArgumentTypeError(f"{n} is out of range: give 0 (no tiling) or 32 to 65536 (smaller tiles are "
+                                         "all seams)")
+    return n or None
+
+
+def suffix_type(value: str) -> str:
+    """Output names stay in the output folder: a suffix is part of a file name, never a path."""
+    bad = [c for c in ("/", "\\", "\0") if c in value]
+    if bad:
+        raise argparse.ArgumentTypeError(f"{value!r} contains {bad[0]!r}; a suffix is part of a file name, not a path "
+                                         "(use -o to choose the folder)")
+    return value

@@ -191,6 +191,11 @@ class Upscaler:
             raise DeviceError("bfloat16 is not supported by this GPU; use --precision fp16 or fp32")
         return asked, "asked"
 
+    def describe(self) -> str:
+        """One line for a header: the model, the device, the precision and why, the tile size."""
+        model = getattr(self.model, "describe", lambda: type(self.model).__name__)()
+        return f"model: {model}; device {self.device}, {self.precision_note}, tile {self.tile or 'off'}"
+
     @property
     def precision_note(self) -> str:
         """The precision and why, for header lines: ``bf16 (AMX)``, ``fp32 (no native bf16)``, ``fp32 (asked)``."""
