@@ -30,7 +30,7 @@ import yaml
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError, DeviceError, TrainingDivergedError, WriteError
-from ..inference.devices import auto_precision, resolve_device
+from ..inference.devices import auto_precision, cpu_bf16, resolve_device
 from ..io.atomic import atomic_write
 from ..models.checkpoint import save_safetensors
 from ..models.registry import create_model, parse_name
@@ -72,6 +72,9 @@ class Trainer:
             auto_precision(self.device) if cfg.train.precision == "auto" else (cfg.train.precision, "asked"))
         self.fp32_steps = cfg.train.fp32_steps if cfg.train.fp32_steps is not None else \
             (0 if cfg.model.init_from else 1000)
+        if self.precision == "bf16" and self.device.type == "cpu" and not cpu_bf16().native:
+            print(f"rlfn train: warning: bf16 on this CPU is emulated ({cpu_bf16().reason}): slower than fp32",
+                  file=sys.stderr)
         self.out = Path(cfg.out_dir)
         self.ckpt_dir = self.out / "checkpoints"
         if self.dist.main:
