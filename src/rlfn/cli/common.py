@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from typing import Callable
 
 from typing import TYPE_CHECKING
 
+from ..errors import RLFNError
 from ..models.registry import DEFAULT_MODEL  # torch-free: --help does not import torch
 
 if TYPE_CHECKING:
@@ -115,7 +117,12 @@ def write_json(path: str, payload: object, overwrite: bool) -> str | None:
 
 
 def refuse_json_file(path: str | None, overwrite: bool) -> None:
-    """Before the work, not after it: an existing --json file without --overwrite is refused at once."""
+    """Before the work, not after it: an empty name, a folder, or an existing --json file without --overwrite is
+    refused at once."""
+    if path is not None and not path.strip():
+        raise RLFNError("--json: give a file name, or - for standard output")
+    if path and path != "-" and Path(path).is_dir():
+        raise RLFNError(f"--json {path}: is a folder; give a file name")
     if path and path != "-":
         from ..io.atomic import refuse_existing
 

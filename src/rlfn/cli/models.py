@@ -25,8 +25,8 @@ def as_dict() -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.json:
-        refuse_json_file(args.json, args.overwrite)
+    refuse_json_file(args.json, args.overwrite)
+    if args.json is not None:
         write_json(args.json, as_dict(), args.overwrite)
         return 0
     print("variants:")

@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="address to listen on (default: %(default)s, this machine only; 0.0.0.0 for every "
                         "interface, then also set --token or put it behind a proxy that authenticates)")
     p.add_argument("--port", type=int_in(0, 65535), default=8000, help="port; 0 picks a free one (default: %(default)s)")
-    p.add_argument("--token", default=os.environ.get("RLFN_SERVE_TOKEN"),
+    p.add_argument("--token", default=None,
                    help="require 'Authorization: Bearer TOKEN' on /v1/* (default: $RLFN_SERVE_TOKEN, or none)")
     add_model_arguments(p)
     g = p.add_argument_group("work and limits")
@@ -71,8 +71,12 @@ def run(args: argparse.Namespace) -> int:
         from ..serve import Catalogue, Settings, create_app
     except ImportError as e:
         raise RLFNError(f"rlfn serve needs its extra: pip install 'rlfn[serve]' ({e})") from None
+    args.token_given = args.token is not None
+    if args.token is None:
+        args.token = os.environ.get("RLFN_SERVE_TOKEN")
     if args.token is not None and not args.token.strip():
-        raise RLFNError("--token: must not be empty")
+        given = "--token" if args.token_given else "RLFN_SERVE_TOKEN (set in the environment)"
+        raise RLFNError(f"{given}: must not be empty; give a token, or unset it to run without one")
     from PIL import Image
 
     if Image.MAX_IMAGE_PIXELS is not None and args.max_pixels > Image.MAX_IMAGE_PIXELS:

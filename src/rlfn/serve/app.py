@@ -237,7 +237,9 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
         if settings.token is None:
             return
         given = creds.credentials if creds is not None and creds.scheme.lower() == "bearer" else ""
-        if not hmac.compare_digest(given.encode(), settings.token.encode()):
+        # HTTP headers arrive decoded as latin-1: back to their bytes, compared with the token's UTF-8 bytes,
+        # so that a non-ASCII token sent as UTF-8 matches
+        if not hmac.compare_digest(given.encode("latin-1", "replace"), settings.token.encode("utf-8")):
             raise ApiError(401, "a valid bearer token is required (Authorization: Bearer TOKEN)",
                            {"WWW-Authenticate": "Bearer"})
 
