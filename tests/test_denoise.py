@@ -76,3 +76,16 @@ def test_denoise_with_a_file_is_refused(tmp_path, capsys):
     path = catalogue.bundled_weights_path("rlfn_s", 4)
     assert main(["upscale", str(tmp_path / "a.png"), "--weights", str(path), "--denoise", "0.5"]) == 2
     assert "does not apply" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--pretrained", "official"], "cannot use --pretrained official"),  # it used to give ours+real silently
+    (["-m", "rlfn_ntire"], "not for rlfn_ntire x4"),  # it used to suggest --weights, which --denoise refuses
+])
+def test_denoise_refuses_what_it_cannot_honour_in_one_line(tmp_path, capsys, argv, message):
+    from PIL import Image
+
+    Image.new("RGB", (20, 20)).save(tmp_path / "a.png")
+    assert main(["upscale", str(tmp_path / "a.png"), "--denoise", "0.5", *argv, "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "--weights" not in err[0]

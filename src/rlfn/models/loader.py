@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointMismatchError, ConfigError
+from ..errors import CheckpointMismatchError, ConfigError, UnknownModelError
 from .checkpoint import build_from_state_dict, is_rlfn_state_dict, read_checkpoint
 from .descriptor import SRModel
 from .registry import DEFAULT_MODEL, DEFAULT_SCALE, parse_name
@@ -95,7 +95,16 @@ def load_model(
         return loaded.to(device)
     if denoise is not None:
         from .interpolate import interpolate
+        from .weights import our_weights
 
+        if pretrained == "official":
+            raise ConfigError("--denoise mixes our bicubic-trained and real-world weights; it cannot use "
+                              "--pretrained official (drop one of the two)")
+        have = sorted(set(our_weights("ours")) & set(our_weights("real")))
+        if (variant.name, scale) not in have:
+            names = ", ".join(f"{v} x{s}" for v, s in have) or "no model"
+            raise UnknownModelError(f"--denoise needs our bicubic and real-world weights, which exist for {names}; "
+                                    f"not for {variant.name} x{scale} (drop --denoise, or choose one of those)")
         clean = load_model(variant.name, scale, pretrained="ours", pixel_range=pixel_range)
         real = load_model(variant.name, scale, pretrained="real", pixel_range=pixel_range)
         return interpolate(clean, real, denoise).to(device)
