@@ -356,3 +356,30 @@ def test_server_and_cli_write_identical_bytes(client, tmp_path, monkeypatch, ext
     r = post(client, path.read_bytes(), query=f"?format={ext}&quality=80")
     assert r.status_code == 200, r.text
     assert r.content == out.read_bytes()
+
+
+def _form(*parts: tuple[str, str | None, str, bytes], boundary: str = "XyZb0und") -> tuple[bytes, str]:
+    """A multipart body of (field name, file name or None, content type, data) parts."""
+    out = b""
+    for name, filename, ctype, data in parts:
+        disp = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        out += f"--{boundary}\r\nContent-Disposition: {disp}\r\nContent-Type: {ctype}\r\n\r\n".encode() + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_multipart_takes_the_field_named_image_after_other_files(client, png):
+    body, ctype = _form(("notes", "notes.txt", "text/plain", b"hello"), ("image", "a.png", "image/png", png))
+    r = client.post("/v1/upscale", content=body, headers={"Content-Type": ctype})
+    assert r.status_code == 200, r.text
+    body, ctype = _form(("notes", None, "text/plain", b"hello"), ("upload", "a.png", "image/png", png))
+    assert client.post("/v1/upscale", content=body, headers={"Content-Type": ctype}).status_code == 200  # the only file
+    body, ctype = _form(("a", "a.txt", "text/plain", b"x"), ("b", "b.png", "image/png", png))
+    assert "none in a field named 'image'" in assert_json_error(
+        client.post("/v1/upscale", content=body, headers={"Content-Type": ctype}), 400)
+
+
+def test_multipart_cut_short_says_so(client, png):
+    body, ctype = _form(("image", "a.png", "image/png", png))
+    cut = body[: len(body) - 40]
+    assert "closing boundary" in assert_json_error(
+        client.post("/v1/upscale", content=cut, headers={"Content-Type": ctype}), 400)

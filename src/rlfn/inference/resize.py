@@ -121,6 +121,9 @@ def available_memory() -> int | None:
     return avail
 
 
+SMALL_OUTPUT = 256 * 2**20  # outputs below this are never refused for memory (and the memory is not looked up)
+
+
 def output_bytes(in_size: tuple[int, int], scale: int, out_size: tuple[int, int], channels: int, itemsize: int) -> int:
     """What an upscale holds at its peak beside the model's own buffers: the ×scale result, and for another
     output size the resized copy (plus a 32-bit float plane while resizing 16-bit or float pixels)."""
@@ -137,8 +140,10 @@ def check_output_fits(in_size: tuple[int, int], scale: int, out_size: tuple[int,
     names the size, what it needs and the limit); nothing where the memory left is unknown."""
     from ..errors import ImageError
 
-    avail = available_memory() if available is None else available
     need = output_bytes(in_size, scale, out_size, channels, itemsize)
+    if need < SMALL_OUTPUT and available is None:
+        return  # not worth a look at /proc: most images, and every request rlfn serve takes by default
+    avail = available_memory() if available is None else available
     if avail is not None and need > avail:
         ow, oh = out_size
         raise ImageError(

@@ -21,22 +21,24 @@ _lock = threading.RLock()  # fd 2 is one per process: one catch at a time (neste
 
 @contextlib.contextmanager
 def caught() -> Iterator[list[str]]:
-    """Inside, fd 2 goes to a temporary file; afterwards the list holds the native libraries' lines."""
+    """Inside, fd 2 goes to an anonymous file; afterwards the list holds the native libraries' lines."""
     lines: list[str] = []
     with _lock:
         saved = _redirect_start()
         if saved is None:  # no usable fd 2 (a detached process): nothing to catch
             yield lines
             return
-        fd, tmp = saved
+        fd, sink, keep = saved
         try:
             yield lines
         finally:
             os.dup2(fd, 2)
             os.close(fd)
-            tmp.seek(0)
-            text = tmp.read().decode("utf-8", "replace")
-            tmp.close()
+            text = _read_all(sink).decode("utf-8", "replace")
+            if keep is not None:
+                keep.close()
+            else:
+                os.close(sink)
             others = []
             for line in text.splitlines():
                 (lines if line.startswith(_NATIVE) else others).append(line)
@@ -51,9 +53,30 @@ def _redirect_start():
         fd = os.dup(2)
     except (OSError, ValueError):
         return None
+    sink, keep = _sink()
+    os.dup2(sink, 2)
+    return fd, sink, keep
+
+
+def _sink() -> tuple[int, object]:
+    """(fd, object to close or None): an anonymous file in memory (Linux's memfd, used through its descriptor
+    alone: nothing is opened and nothing touches a disk, which rlfn serve promises for its requests), else a
+    temporary file."""
+    if hasattr(os, "memfd_create"):
+        try:
+            return os.memfd_create("rlfn-native-stderr", getattr(os, "MFD_CLOEXEC", 0)), None
+        except OSError:
+            pass
     tmp = tempfile.TemporaryFile()
-    os.dup2(tmp.fileno(), 2)
-    return fd, tmp
+    return tmp.fileno(), tmp
+
+
+def _read_all(fd: int) -> bytes:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def reason(lines: list[str], default: str) -> str:

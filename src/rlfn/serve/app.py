@@ -106,13 +106,15 @@ def _check_part_type(media: str) -> None:
 
 
 def _parse_multipart(body: bytes, boundary: bytes) -> tuple[bytes, str | None, str]:
-    """The first file of a multipart form (or its field 'image'): (bytes, file name, media type)."""
+    """The form's field named 'image', else its only file: (bytes, file name, media type)."""
     parts: list[dict] = []
     cur: dict = {}
     header_field: list[bytes] = []
     header_value: list[bytes] = []
+    begun = [0]
 
     def on_part_begin():
+        begun[0] += 1
         cur.clear()
         cur.update(headers={}, data=[])
 
@@ -142,16 +144,26 @@ def _parse_multipart(body: bytes, boundary: bytes) -> tuple[bytes, str | None, s
         parser.finalize()
     except Exception as e:  # noqa: BLE001 - python-multipart raises its own and ValueError
         raise ApiError(400, f"malformed multipart/form-data body ({e})") from None
-    chosen = None
+    if begun[0] > len(parts):
+        raise ApiError(400, "the multipart/form-data body ends before its closing boundary (cut short?)")
+    named, files = [], []
     for p in parts:
         _, opts = parse_options_header(p["headers"].get(b"content-disposition", b""))
         name, filename = opts.get(b"name"), opts.get(b"filename")
-        if filename is not None or name == b"image":
-            chosen = (p, filename.decode("utf-8", "replace") if filename is not None else None)
-            break
-    if chosen is None:
+        entry = (p, filename.decode("utf-8", "replace") if filename is not None else None)
+        if name == b"image":
+            named.append(entry)
+        elif filename is not None:
+            files.append(entry)
+    if named:
+        part, filename = named[0]
+    elif len(files) == 1:
+        part, filename = files[0]
+    elif files:
+        raise ApiError(400, f"the form has {len(files)} files and none in a field named 'image'; name the image's "
+                            "field 'image'")
+    else:
         raise ApiError(400, "the form has no file; send the image in a field named 'image'")
-    part, filename = chosen
     media = parse_options_header(part["headers"].get(b"content-type", b""))[0].decode("latin-1").lower()
     _check_part_type(media)
     return b"".join(part["data"]), filename, media
