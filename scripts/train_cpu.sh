@@ -17,7 +17,7 @@ train() {  # train NAME SCALE CONFIG [--set ...]
     python -m rlfn train "$config" --set "out_dir=$out" "$@" "${resume[@]}"
 }
 
-train cpu_rlfn_s_x2 2 configs/cpu_rlfn_s_x2.yaml
-train cpu_rlfn_s_x4 4 configs/cpu_rlfn_s_x4.yaml --set "model.init_from=$RUNS/cpu_rlfn_s_x2/rlfn_s_x2.safetensors"
+train cpu_rlfn_s_x2 2 configs/history/replaced_weights/cpu_rlfn_s_x2.yaml
+train cpu_rlfn_s_x4 4 configs/history/replaced_weights/cpu_rlfn_s_x4.yaml --set "model.init_from=$RUNS/cpu_rlfn_s_x2/rlfn_s_x2.safetensors"
 # then the time left: two more warm-started x4 stages from the x4 result
-train cpu_rlfn_s_x4_continue 4 configs/cpu_rlfn_s_x4_continue.yaml --set "model.init_from=$RUNS/cpu_rlfn_s_x4/rlfn_s_x4.safetensors"
+train cpu_rlfn_s_x4_continue 4 configs/history/replaced_weights/cpu_rlfn_s_x4_continue.yaml --set "model.init_from=$RUNS/cpu_rlfn_s_x4/rlfn_s_x4.safetensors"
