@@ -9,13 +9,13 @@
 #   scripts/campaign.sh stop               stop the running campaign with SIGTERM (a background job ignores
 #                                          SIGINT): it finishes its step, writes last.pt and stops
 # The first campaign's runs are still named by their short names: x2, x4, x4_cl, x4_l1, x4_l2
-# (configs/campaign/rlfn_s_RUN.yaml). Run from the repository root; the log is runs/<run>/nohup.log.
+# (configs/campaign_rlfn_s_RUN.yaml). Run from the repository root; the log is runs/<run>/nohup.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 config_of() {
   case "$1" in
-    x2|x4|x4_cl|x4_l1|x4_l2) echo "configs/campaign/rlfn_s_$1.yaml" ;;
+    x2|x4|x4_cl|x4_l1|x4_l2) echo "configs/campaign_rlfn_s_$1.yaml" ;;
     *) echo "$1" ;;
   esac
 }
@@ -51,7 +51,7 @@ if [[ ! -f "$out/checkpoints/last.pt" && -f "$saved/last.pt" ]]; then
 fi
 args=("$cfg")
 [[ -f "$out/checkpoints/last.pt" ]] && args+=(--resume)
-if [[ "$cfg" == configs/campaign/rlfn_s_x4.yaml ]]; then
+if [[ "$cfg" == configs/campaign_rlfn_s_x4.yaml ]]; then
   args+=(--set "model.init_from=training/campaign_rlfn_s_x2/weights.safetensors")
 fi
 args+=("$@")

@@ -25,18 +25,25 @@ def test_every_shipped_file_is_in_the_manifest_and_nothing_else():
 
 @pytest.mark.parametrize("name", sorted(DOC["files"]))
 def test_shipped_file_matches_its_run(name):
+    """From a shipped file to its config and log by name alone: configs/<run>.yaml (whose name is <run>) and
+    training/<run>/ (its log, metrics and the same file as weights.safetensors), for its parents too."""
     entry = DOC["files"][name]
     shipped = SHIPPED / name
-    run_dir = REPO / "training" / entry["run_dir"]
+    run = entry["run"]
     assert _sha(shipped) == entry["sha256"]
-    assert _sha(run_dir / "weights.safetensors") == entry["sha256"], f"training/{entry['run_dir']}/weights.safetensors"
-    for f in ("train.log", "metrics.jsonl"):
-        assert (run_dir / f).is_file(), f"training/{entry['run_dir']}/{f}"
+    assert _sha(REPO / "training" / run / "weights.safetensors") == entry["sha256"], f"training/{run}/weights.safetensors"
     with safe_open(str(shipped), "pt") as f:
-        assert f.metadata()["run"] == entry["run"]
-    assert entry["run"] in (run_dir / "train.log").read_text(), "the run's log names it"
-    for parent in entry["parents"]:
-        assert (REPO / "training" / parent).is_dir(), f"parent run training/{parent}"
+        assert f.metadata()["run"] == run
+    for r in (run, *entry["parents"]):
+        run_dir = REPO / "training" / r
+        for f in ("train.log", "metrics.jsonl", "config.resolved.yaml", "weights.safetensors"):
+            assert (run_dir / f).is_file(), f"training/{r}/{f}"
+        assert f"run {r}:" in (run_dir / "train.log").read_text(), f"training/{r}/train.log names its run"
+        config = REPO / "configs" / f"{r}.yaml"
+        assert config.is_file(), config
+        assert yaml.safe_load(config.read_text())["name"] == r
+        with safe_open(str(run_dir / "weights.safetensors"), "pt") as f:
+            assert f.metadata().get("run") == r, f"training/{r}/weights.safetensors says its run"
 
 
 def test_catalogue_carries_sha256_run_and_licence():
