@@ -118,10 +118,28 @@ def test_bad_input_is_one_line(hr_dir, tmp_path, capsys):
     one_line_error(rc, err, "none.yaml", "no such config file")
     rc, _, err = run_cli(["degrade", str(hr_dir), str(tmp_path / "o"), "--stage", "2"], capsys)
     one_line_error(rc, err, "--stage: only with --config")
+    # a bad file among good ones is one line and exit status 1; the others are written (as rlfn upscale does)
     (hr_dir / "fake.png").write_text("hello")
     rc, _, err = run_cli(["degrade", str(hr_dir), str(tmp_path / "o"), "-q"], capsys)
-    one_line_error(rc, err, "fake.png")
+    assert rc == 1 and len(err.strip().splitlines()) == 1 and "fake.png" in err and "Traceback" not in err
     (hr_dir / "fake.png").unlink()
     Image.new("RGB", (3, 3)).save(hr_dir / "tiny.png")
     rc, _, err = run_cli(["degrade", str(hr_dir), str(tmp_path / "o"), "-q", "--overwrite"], capsys)
-    one_line_error(rc, err, "tiny", "too small for ×4")
+    assert rc == 1 and len(err.strip().splitlines()) == 1 and "tiny" in err and "too small for ×4" in err
+
+
+def test_a_too_small_image_is_skipped_and_the_batch_goes_on(tmp_path, capsys):
+    """One 3×2 HR among good ones (issue 27, item 8): one line naming its size and the minimum, the others
+    written, exit status 1."""
+    from PIL import Image
+
+    from rlfn.cli.main import main
+
+    hr = tmp_path / "hr"
+    hr.mkdir()
+    Image.new("RGB", (40, 32), (90, 120, 30)).save(hr / "good.png")
+    Image.new("RGB", (3, 2), (90, 120, 30)).save(hr / "tiny.png")
+    assert main(["degrade", str(hr), str(tmp_path / "lr"), "--scale", "4", "-q"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "tiny.png: 3×2 pixels" in err[0] and "at least 4×4" in err[0], err
+    assert sorted(p.name for p in (tmp_path / "lr").iterdir()) == ["good.png"]

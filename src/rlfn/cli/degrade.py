@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .common import MAX_SCALE, int_in, scale_type
 
@@ -51,6 +52,13 @@ def run(args: argparse.Namespace) -> int:
     scale = 4 if scale is None else scale
     if not 1 <= scale <= 8:
         raise ConfigError(f"--scale: must be between 1 and 8, got {scale}")
-    written = degrade_folder(args.in_dir, args.out_dir, scale, recipe, args.seed, args.overwrite, args.quiet)
-    print(f"{len(written)} LR images ({describe(recipe)}, x{scale}, seed {args.seed}) written to {args.out_dir}")
-    return 0
+    failed: list[str] = []
+
+    def skip(msg: str) -> None:
+        failed.append(msg)
+        print(f"rlfn degrade: error: {msg}", file=sys.stderr, flush=True)
+
+    written = degrade_folder(args.in_dir, args.out_dir, scale, recipe, args.seed, args.overwrite, args.quiet, skip)
+    extra = f"; {len(failed)} skipped" if failed else ""
+    print(f"{len(written)} LR images ({describe(recipe)}, x{scale}, seed {args.seed}) written to {args.out_dir}{extra}")
+    return 1 if failed else 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Callable, Union
 
 import torch
 
@@ -49,9 +49,10 @@ def describe(recipe: Recipe) -> str:
 def make_degraded_lr(hr: torch.Tensor, scale: int, recipe: Recipe, name: str, seed: int = 0) -> torch.Tensor:
     """The 3×(H/scale)×(W/scale) uint8 LR of one whole HR image (3×H×W, uint8 or 0–255 float) called
     ``name`` (its file stem: with ``seed``, it decides the random draws)."""
-    hr = modcrop(hr, scale)
     if min(hr.shape[-2:]) < scale:
-        raise ImageError(f"{name}: {hr.shape[-1]}×{hr.shape[-2]} pixels is too small for ×{scale}")
+        raise ImageError(f"{name}: {hr.shape[-1]}×{hr.shape[-2]} pixels is too small for ×{scale} (the HR needs at "
+                         f"least {scale}×{scale} pixels, one LR pixel)")
+    hr = modcrop(hr, scale)
     hr8 = hr if hr.dtype == torch.uint8 else hr.round().clamp(0, 255).to(torch.uint8)
     if isinstance(recipe, RealWorldConfig):
         return degrade(hr8, scale, recipe, generator=image_seed(name, seed))
@@ -71,10 +72,13 @@ def output_paths(files: list[Path], out_dir: Path) -> list[Path]:
 
 
 def degrade_folder(in_dir: str | Path, out_dir: str | Path, scale: int, recipe: Recipe, seed: int = 0,
-                   overwrite: bool = False, quiet: bool = False) -> list[Path]:
+                   overwrite: bool = False, quiet: bool = False,
+                   skipped: Callable[[str], None] | None = None) -> list[Path]:
     """Write the degraded LR of every image of ``in_dir`` to ``out_dir/<stem>.png``; returns the paths.
 
-    Nothing is written if any output exists and ``overwrite`` is false, or if ``out_dir`` is ``in_dir``.
+    Nothing is written if any output exists and ``overwrite`` is false, or if ``out_dir`` is ``in_dir``. An
+    image that cannot be read or degraded (too small for the scale, damaged) is passed over: its one-line
+    reason goes to ``skipped`` (default: raised), and the batch goes on.
     """
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     files = list_images(in_dir)
@@ -88,6 +92,16 @@ def degrade_folder(in_dir: str | Path, out_dir: str | Path, scale: int, recipe: 
             raise WriteError(f"{existing[0]}: exists{more} (pass --overwrite to replace)")
     written = []
     for f, target in progress(list(zip(files, targets)), desc=in_dir.name, quiet=quiet, unit="img"):
-        lr = make_degraded_lr(read_rgb(f), scale, recipe, f.stem, seed)
+        try:
+            hr = read_rgb(f)
+            if min(hr.shape[-2:]) < scale:
+                raise ImageError(f"{f}: {hr.shape[-1]}×{hr.shape[-2]} pixels is too small for ×{scale} (the HR needs "
+                                 f"at least {scale}×{scale} pixels, one LR pixel)")
+            lr = make_degraded_lr(hr, scale, recipe, f.stem, seed)
+        except ImageError as e:
+            if skipped is None:
+                raise
+            skipped(str(e))
+            continue
         written.append(save_rgb(lr.float() / 255.0, target, overwrite=True))
     return written
