@@ -185,3 +185,18 @@ def test_8bit_png_writers_agree(tmp_path, monkeypatch, channels, opencv):
     with Image.open(path) as im:
         assert im.getexif()[0x010F] == "rlfn test camera"
         np.testing.assert_array_equal(np.asarray(im).reshape(px.shape), px)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "BMP"])
+def test_alpha_into_a_format_that_drops_it_warns_in_one_line(fmt):
+    """RGBA into JPEG or BMP (Pillow's BMP has no alpha mask): one warning naming what is lost, RGB written."""
+    import io as _io
+
+    from rlfn.io.images import Picture, encode_picture
+
+    px = np.zeros((6, 5, 4), np.uint8)
+    px[..., 0], px[..., 3] = 200, 128
+    notes: list[str] = []
+    data = encode_picture(Picture(px), fmt, warn=notes.append, name="a.png")
+    assert len(notes) == 1 and "alpha is dropped" in notes[0] and "a.png" in notes[0]
+    assert Image.open(_io.BytesIO(data)).mode == "RGB"

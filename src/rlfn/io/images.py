@@ -405,8 +405,10 @@ def encode_picture(pic: Picture, fmt: str, *, quality: int = 95, warn: Callable[
     """
     note = warn or (lambda _msg: None)
     arr = pic.pixels
-    if fmt == "JPEG" and pic.has_alpha:
-        note(f"{name}: JPEG has no alpha channel; the alpha is dropped (choose png, webp or tif to keep it)")
+    if fmt in ("JPEG", "BMP") and pic.has_alpha:
+        # Pillow writes BMP without an alpha mask (readers take the fourth byte for padding): say so, drop it
+        what = "JPEG has no alpha channel" if fmt == "JPEG" else "BMP as written here keeps no alpha"
+        note(f"{name}: {what}; the alpha is dropped (choose png, webp or tif to keep it)")
         arr = arr[:, :, :-1]
     # No 16-bit grey + alpha TIFF is written: Pillow, and so rlfn itself, could not open it.
     if arr.dtype == np.uint16 and not (fmt == "PNG" or (fmt == "TIFF" and arr.shape[2] != 2)):
