@@ -229,3 +229,14 @@ def test_readme_main_command_with_bundled_weights(tmp_path, capsys):
     assert rc == 0, err
     out = Image.open(tmp_path / "out" / "demo_x4.png")
     assert out.size == tuple(4 * n for n in Image.open(demo).size)
+
+
+def test_a_32_bit_integer_tiff_is_refused_in_one_line_not_saturated(tmp_path, weights, capsys):
+    """Values 23,000 to 211,000 used to come out 16-bit, clipped at 65535 (issue 27, 7b)."""
+    arr = np.linspace(23_000, 211_000, 32 * 40).reshape(32, 40).astype(np.int32)
+    Image.fromarray(arr, "I").save(tmp_path / "deep.tif")
+    rc, err = run(capsys, tmp_path / "deep.tif", "--weights", weights)
+    lines = err.strip().splitlines()
+    assert rc == 1 and "32-bit integer pixels (values 23,000 to 211,000)" in err and "Traceback" not in err
+    assert len([ln for ln in lines if "error" in ln]) == 1
+    assert not (tmp_path / "deep_x2.tif").exists()

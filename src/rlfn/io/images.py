@@ -325,7 +325,11 @@ def pixels_of(im: Image.Image) -> np.ndarray:
         return np.asarray(im).astype(np.uint16)[:, :, None]
     if mode == "I":  # 16-bit greys sometimes arrive as 32-bit integers
         arr = np.asarray(im)
-        return np.clip(arr, 0, 65535).astype(np.uint16)[:, :, None]
+        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        if lo < 0 or hi > 65535:  # truly 32-bit (or signed) samples: clipping them would saturate the image
+            raise ImageError(f"32-bit integer pixels (values {lo:,} to {hi:,}) are not supported; convert the image "
+                             "to 16 or 8 bits per sample")
+        return arr.astype(np.uint16)[:, :, None]
     if mode == "F":  # float TIFFs: [0, 1] if they look like it, else taken as 16-bit counts
         arr = np.asarray(im, dtype=np.float64)
         if np.nanmax(arr, initial=0) <= 1.0:
