@@ -16,6 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="address to listen on (default: %(default)s, this machine only; 0.0.0.0 for every "
                         "interface, then also set --token or put it behind a proxy that authenticates)")
     p.add_argument("--port", type=int_in(0, 65535), default=8000, help="port; 0 picks a free one (default: %(default)s)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests for this host name (repeatable); on 127.0.0.1 or ::1 the server "
+                        "otherwise answers only to localhost and its own address, against DNS rebinding")
     p.add_argument("--token", default=None,
                    help="require 'Authorization: Bearer TOKEN' on /v1/* (default: $RLFN_SERVE_TOKEN, or none)")
     add_model_arguments(p)
@@ -55,6 +58,17 @@ def served_models(args: argparse.Namespace, device) -> list:
     return found
 
 
+def allowed_hosts(host: str, extra: list[str]) -> frozenset[str] | None:
+    """The Host header names to answer: on a loopback address its own names (and --allow-host); elsewhere any
+    name unless --allow-host lists them (a server on 0.0.0.0 cannot know the names it is reached by)."""
+    from ..serve.app import host_name
+
+    names = {host_name(n) for n in extra}
+    if _is_loopback(host):
+        return frozenset({host_name(host), "localhost", "127.0.0.1", "::1", *names})
+    return frozenset({host_name(host), *names}) if names else None
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -88,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
                                       warn=lambda msg: print(f"rlfn serve: warning: {msg}", file=sys.stderr))
     catalogue.warm_up()
     settings = Settings(max_bytes=args.max_bytes, max_pixels=args.max_pixels, workers=args.workers,
-                        max_queued=args.queue, token=args.token)
+                        max_queued=args.queue, token=args.token, allowed_hosts=allowed_hosts(args.host, args.allow_host))
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     try:
         sock = socket.create_server((args.host, args.port), family=family)

@@ -64,6 +64,9 @@ class Settings:
     workers: int = 1  # upscales run at the same time
     max_queued: int = 8  # jobs waiting for a worker before 503
     token: str | None = None  # bearer token for /v1/*; None: open
+    # host names (no port) the Host header may carry; None: any. A server on 127.0.0.1 without a token takes
+    # only its own names, so that a web page cannot reach it through DNS rebinding
+    allowed_hosts: frozenset[str] | None = None
 
 
 class ApiError(Exception):
@@ -221,6 +224,30 @@ class _SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def host_name(header: str) -> str:
+    """The host name of a Host header, without its port, lower case (``[::1]:8000`` → ``::1``)."""
+    h = header.strip().lower()
+    if h.startswith("["):
+        return h[1:h.index("]")] if "]" in h else h[1:]
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+
+
+class _AllowedHosts:
+    """Plain ASGI middleware: a request whose Host header is not one of ``allowed`` gets a JSON 421."""
+
+    def __init__(self, app, allowed: frozenset[str]):
+        self.app, self.allowed = app, allowed
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            header = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            if host_name(header) not in self.allowed:
+                response = _error(421, f"this server answers to {', '.join(sorted(self.allowed))}, not to the host "
+                                       f"{header!r} (rlfn serve --allow-host NAME adds one)")
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 # ---- the app ----------------------------------------------------------------------------------------------------
 
 
@@ -280,6 +307,8 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
         return _error(500, f"internal error ({type(e).__name__}); see the server's log")
 
     app.add_middleware(_SecurityHeaders, page_paths=frozenset(pages))
+    if settings.allowed_hosts is not None:
+        app.add_middleware(_AllowedHosts, allowed=settings.allowed_hosts)
 
     # ---- the page
 
