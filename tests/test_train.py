@@ -317,9 +317,10 @@ def test_sigterm_to_the_process_group_stops_cleanly_with_loader_workers(tmp_path
     assert (tmp_path / "run" / "checkpoints" / "last.pt").exists()
 
 
-def test_a_last_pt_written_before_the_trainer_owned_its_state_still_resumes(tmp_path):
-    """training/photos_x4_from_x4/last.pt was written by the code of before Trainer.state_dict (the keys were
-    assembled in train/checkpoints.py): it loads into today's trainer, which goes on from its step."""
+def test_the_committed_campaign_state_resumes(tmp_path):
+    """training/photos_x4_from_x4/last.pt, the resume state a session commits for the next one, loads into
+    today's trainer, which goes on from its step. (Its versions up to commit 56f3747 were written by the code
+    of before Trainer.state_dict, when train/checkpoints.py assembled the keys; this test passed on them.)"""
     from _train_helpers import make_images
 
     old = Path(__file__).resolve().parents[1] / "training" / "photos_x4_from_x4" / "last.pt"
