@@ -30,13 +30,7 @@ class RLFB(nn.Module):
         out = F.leaky_relu(self.c1_r(x), NEG_SLOPE)
         out = F.leaky_relu(self.c2_r(out), NEG_SLOPE)
         out = F.leaky_relu(self.c3_r(out), NEG_SLOPE)
-        # Under bf16/fp16 autocast (training) the 1×1 conv and the ESA stay in float32, a tenth of the block's
-        # work: in bf16 their weight gradients came out biased (cosine 0.87 to the float32 gradient summed
-        # over 6 batches, 0.96 with them in float32) and training ended 0.18 dB lower (docs/training.md).
-        mixed = autocast_on(x)
-        with float32_region(x, mixed):
-            out = out + x
-            return self.esa(self.c5(out.float() if mixed else out))
+        return self.esa(self.c5(out + x))
 
 
 class RLFN(nn.Module):
