@@ -8,9 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
-from typing import Callable
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import RLFNError
 from ..models.registry import DEFAULT_MODEL  # torch-free: --help does not import torch

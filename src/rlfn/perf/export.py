@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ConfigError, RLFNError
+from ..errors import ConfigError
 from ..io.atomic import atomic_write, refuse_existing
 from ..inference.backends import OnnxModel, need_onnx
 from ..models.descriptor import SRModel, UnitRange
