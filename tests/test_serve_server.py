@@ -157,4 +157,4 @@ def test_bad_arguments_and_ctrl_c():
     assert "0 is out of range" in err and "between 1 and" in err
     with start_server("--quiet", "--threads", "1") as s:
         s.proc.send_signal(signal.SIGINT)
-        assert s.proc.wait(30) == 0
+        assert s.proc.wait(30) == 130

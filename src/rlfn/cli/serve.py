@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
+import signal
 import socket
 import sys
 
 from ..errors import RLFNError, UnknownModelError
-from .common import add_device_argument, add_model_arguments, add_threads_argument, int_in, load_from_args
+from ..signals import STOP_SIGNALS, Stopped, handled
+from .common import add_device_argument, add_model_arguments, add_threads_argument, float_in, int_in, load_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,6 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="requests that may wait for a worker; more get 503 with Retry-After (default: %(default)s)")
     g.add_argument("--max-bytes", type=int_in(1, 2**40), default=20_000_000, metavar="N",
                    help="largest upload in bytes; larger ones get 413 (default: %(default)s)")
+    g.add_argument("--max-receiving", type=int_in(1, 2**42), default=None, metavar="N",
+                   help="bytes of uploads received or held at once; more get 503 with Retry-After before they "
+                        "are read (default: --max-bytes × (workers + 1))")
+    g.add_argument("--grace", type=float_in(0, 3600), default=5.0, metavar="SECONDS",
+                   help="on SIGINT, SIGTERM or SIGHUP: how long running upscales may take to finish before they "
+                        "are cancelled and answered with 503 (default: %(default)s); a second signal stops at once")
     g.add_argument("--max-pixels", type=int_in(1, 10**12), default=4_000_000, metavar="N",
                    help="largest input in pixels (width × height), checked before decoding, so decompression "
                         "bombs get 413 (default: %(default)s)")
@@ -102,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
                                       warn=lambda msg: print(f"rlfn serve: warning: {msg}", file=sys.stderr))
     catalogue.warm_up()
     settings = Settings(max_bytes=args.max_bytes, max_pixels=args.max_pixels, workers=args.workers,
-                        max_queued=args.queue, token=args.token, allowed_hosts=allowed_hosts(args.host, args.allow_host))
+                        max_queued=args.queue, token=args.token, allowed_hosts=allowed_hosts(args.host, args.allow_host),
+                        max_receiving=args.max_receiving, grace=args.grace)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     try:
         sock = socket.create_server((args.host, args.port), family=family)
@@ -117,11 +127,42 @@ def run(args: argparse.Namespace) -> int:
     print(f"rlfn serve: http://{host}:{port}/ (models {', '.join(catalogue.entries)}; device {up.device}, "
           f"{up.precision_note}; {args.workers} worker(s), queue {args.queue}; API docs at /docs); Ctrl-C stops",
           flush=True)
-    config = uvicorn.Config(create_app(catalogue, settings), log_level="warning" if args.quiet else "info",
-                            access_log=not args.quiet, timeout_graceful_shutdown=5)
-    try:
-        uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn has shut down gracefully and passes Ctrl-C on: a normal stop
-        pass
-    print("rlfn serve: stopped", file=sys.stderr)
-    return 0
+    app = create_app(catalogue, settings)
+    # uvicorn's own wait for open connections comes after the app has answered them all (grace + a margin)
+    config = uvicorn.Config(app, log_level="warning" if args.quiet else "info", access_log=not args.quiet,
+                            timeout_graceful_shutdown=args.grace + 5)
+    server = _server_class(uvicorn)(config, app.state.stopping)
+    server.run(sockets=[sock])
+    if server.signum is None:
+        print("rlfn serve: stopped", file=sys.stderr)
+        return 0
+    raise Stopped(server.signum)  # reported as "interrupted (SIGTERM)", exit status 128 + the signal's number
+
+
+def _server_class(uvicorn):
+    class Server(uvicorn.Server):
+        """uvicorn's server with rlfn's stop: SIGINT, SIGTERM and SIGHUP alike drain the app (JSON 503 to what
+        cannot finish within --grace, see rlfn.serve.stopping), then stop it; a second signal hurries."""
+
+        def __init__(self, config, stopping):
+            super().__init__(config)
+            self.stopping, self.signum = stopping, None
+
+        @contextlib.contextmanager
+        def capture_signals(self):  # uvicorn's hook for its signal handlers: ours instead, SIGHUP included
+            with handled(STOP_SIGNALS, self._on_signal):
+                yield
+
+        def _on_signal(self, signum: int, _frame) -> None:
+            if self.signum is None:
+                self.signum = signum
+                name = signal.Signals(signum).name
+                # os.write, not print: a handler may run in the middle of another print to stderr
+                os.write(2, f"rlfn serve: {name}: stopping; running jobs have {self.stopping.grace:g} s to "
+                            "finish\n".encode())
+                self.stopping.request()
+            else:
+                self.stopping.request(now=True)
+            self.should_exit = True
+
+    return Server

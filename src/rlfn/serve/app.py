@@ -21,21 +21,21 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import RLFNError
-from ..io.images import FORMAT_LIMITS
+from ..io.images import FORMAT_LIMITS, FORMATS, MEDIA_TYPES, SUFFIX_FOR
 from .catalogue import Catalogue, OptionError
-from ..io.images import FORMATS, MEDIA_TYPES, SUFFIX_FOR
+from .errors import ApiError, ClientGone
 from .images import HTTPImageError, decode, encode, probe
 from .jobs import Cancelled, JobQueue, QueueFull
+from .stopping import STOPPING_MESSAGE, Stopping
+from .uploads import ByteBudget, Reservation, read_upload
 
 log = logging.getLogger("rlfn.serve")
 
-MULTIPART_SLACK = 16 * 1024  # form boundaries and part headers, on top of the image's own bytes
-RAW_TYPES = {"", "application/octet-stream", *MEDIA_TYPES.values(), "image/jpg", "image/x-ms-bmp", "image/x-bmp"}
+
 def _swagger_assets() -> dict[str, tuple[bytes, str]]:
     """Swagger UI's two files from the swagger-ui-bundle package, read once; empty without it (FastAPI's
     default /docs then loads them from a CDN)."""
@@ -67,12 +67,14 @@ class Settings:
     # host names (no port) the Host header may carry; None: any. A server on 127.0.0.1 without a token takes
     # only its own names, so that a web page cannot reach it through DNS rebinding
     allowed_hosts: frozenset[str] | None = None
+    # bytes of uploads received or held at once; None: max_bytes × (workers + 1), so that a worker always has
+    # its next image while one runs. More is refused with 503 before it is read
+    max_receiving: int | None = None
+    grace: float = 5.0  # seconds running jobs may take to finish once the server is told to stop
 
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
+    @property
+    def receiving_limit(self) -> int:
+        return self.max_receiving if self.max_receiving is not None else self.max_bytes * (self.workers + 1)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -85,113 +87,6 @@ def _safe_stem(filename: str | None) -> str:
     stem = base.rsplit(".", 1)[0] if "." in base else base
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:100]
     return stem or "image"
-
-
-# ---- reading the upload -----------------------------------------------------------------------------------------
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"the upload is over this server's limit of {limit:,} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _check_part_type(media: str) -> None:
-    if media not in RAW_TYPES:
-        if media.startswith("image/"):
-            raise ApiError(415, f"{media} is not supported; send PNG, JPEG, WebP, BMP or TIFF")
-        raise ApiError(415, f"Content-Type {media} is not an image; send the image as the body (for example "
-                            "Content-Type: image/png) or as a multipart/form-data field named 'image'")
-
-
-def _parse_multipart(body: bytes, boundary: bytes) -> tuple[bytes, str | None, str]:
-    """The form's field named 'image', else its only file: (bytes, file name, media type)."""
-    parts: list[dict] = []
-    cur: dict = {}
-    header_field: list[bytes] = []
-    header_value: list[bytes] = []
-    begun = [0]
-
-    def on_part_begin():
-        begun[0] += 1
-        cur.clear()
-        cur.update(headers={}, data=[])
-
-    def on_header_field(data, start, end):
-        header_field.append(data[start:end])
-
-    def on_header_value(data, start, end):
-        header_value.append(data[start:end])
-
-    def on_header_end():
-        cur["headers"][b"".join(header_field).lower()] = b"".join(header_value)
-        header_field.clear()
-        header_value.clear()
-
-    def on_part_data(data, start, end):
-        cur["data"].append(data[start:end])
-
-    def on_part_end():
-        parts.append(dict(cur))
-
-    parser = MultipartParser(boundary, {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_part_data": on_part_data, "on_part_end": on_part_end,
-    })
-    try:
-        parser.write(body)
-        parser.finalize()
-    except Exception as e:  # noqa: BLE001 - python-multipart raises its own and ValueError
-        raise ApiError(400, f"malformed multipart/form-data body ({e})") from None
-    if begun[0] > len(parts):
-        raise ApiError(400, "the multipart/form-data body ends before its closing boundary (cut short?)")
-    named, files = [], []
-    for p in parts:
-        _, opts = parse_options_header(p["headers"].get(b"content-disposition", b""))
-        name, filename = opts.get(b"name"), opts.get(b"filename")
-        entry = (p, filename.decode("utf-8", "replace") if filename is not None else None)
-        if name == b"image":
-            named.append(entry)
-        elif filename is not None:
-            files.append(entry)
-    if named:
-        part, filename = named[0]
-    elif len(files) == 1:
-        part, filename = files[0]
-    elif files:
-        raise ApiError(400, f"the form has {len(files)} files and none in a field named 'image'; name the image's "
-                            "field 'image'")
-    else:
-        raise ApiError(400, "the form has no file; send the image in a field named 'image'")
-    media = parse_options_header(part["headers"].get(b"content-type", b""))[0].decode("latin-1").lower()
-    _check_part_type(media)
-    return b"".join(part["data"]), filename, media
-
-
-async def _read_upload(request: Request, max_bytes: int) -> tuple[bytes, str | None]:
-    media_b, opts = parse_options_header(request.headers.get("content-type", ""))
-    media = media_b.decode("latin-1").lower()
-    multipart = media == "multipart/form-data"
-    if not multipart:
-        _check_part_type(media)
-    limit = max_bytes + (MULTIPART_SLACK if multipart else 0)
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"the upload is {int(declared):,} bytes, over this server's limit of {max_bytes:,}")
-    body = await _read_body(request, limit)
-    if not multipart:
-        return body, None
-    boundary = opts.get(b"boundary")
-    if not boundary:
-        raise ApiError(400, "multipart/form-data without a boundary")
-    data, filename, _ = _parse_multipart(body, boundary)
-    if len(data) > max_bytes:
-        raise ApiError(413, f"the image is {len(data):,} bytes, over this server's limit of {max_bytes:,}")
-    return data, filename
 
 
 async def _wait_disconnect(request: Request) -> None:
@@ -256,11 +151,15 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
     pages = {path: (resources.files("rlfn.serve").joinpath("static", name).read_bytes(), media)
              for path, (name, media) in STATIC.items()}
     jobs = JobQueue(settings.workers, settings.max_queued)
+    stopping = Stopping(jobs, settings.grace)
+    receiving = ByteBudget(settings.receiving_limit)
 
     @asynccontextmanager
     async def lifespan(_app):
+        stopping.attach(asyncio.get_running_loop())
         yield
-        jobs.close()
+        # after a stop, running jobs had their grace period and were cancelled: do not wait much longer
+        jobs.close(timeout=1.0 if stopping.draining else 10.0)
 
     docs_assets = _swagger_assets()
     app = FastAPI(title="rlfn serve", version=__version__, lifespan=lifespan, redoc_url=None,
@@ -270,6 +169,7 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
     app.state.jobs = jobs
     app.state.catalogue = catalogue
     app.state.settings = settings
+    app.state.stopping = stopping  # rlfn serve's signal handler calls app.state.stopping.request()
     bearer = HTTPBearer(auto_error=False, description="only when the server was started with --token")
 
     def authorize(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
@@ -300,6 +200,11 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request, e: StarletteHTTPException):
         return _error(e.status_code, str(e.detail), getattr(e, "headers", None))
+
+    @app.exception_handler(ClientGone)
+    async def _client_gone(_request, _e: ClientGone):
+        log.info("client disconnected during its upload")
+        return Response(status_code=499)  # nobody is listening; uvicorn drops it
 
     @app.exception_handler(Exception)
     async def _unexpected(_request, e: Exception):
@@ -341,6 +246,8 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
              responses={503: {"description": "busy: every worker and queue place is taken"}})
     async def healthz():
         stats = jobs.stats()
+        if stopping.draining:
+            return JSONResponse(dict(status="stopping", **stats), status_code=503)
         if not jobs.has_room():
             return JSONResponse(dict(status="busy", **stats), status_code=503,
                                 headers={"Retry-After": str(jobs.retry_after())})
@@ -382,10 +289,20 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
             entry = catalogue.resolve(model, scale)
         except OptionError as e:
             raise ApiError(422, str(e)) from None
+        if stopping.draining:
+            raise ApiError(503, STOPPING_MESSAGE, {"Retry-After": "10"})
         if not jobs.has_room():  # refuse before reading an upload that would be refused anyway
             raise ApiError(503, "busy: every worker and queue place is taken; retry later",
                            {"Retry-After": str(jobs.retry_after())})
-        data, filename = await _read_upload(request, settings.max_bytes)
+        reservation = Reservation(receiving)  # the upload's bytes count until the answer is out
+        try:
+            data, filename = await read_upload(request, settings.max_bytes, reservation)
+            return await _upscale(request, entry, data, filename, format, quality)
+        finally:
+            reservation.release()
+
+    async def _upscale(request: Request, entry, data: bytes, filename: str | None, format: str | None,
+                       quality: int) -> Response:
         try:
             info = probe(data, settings.max_pixels)
         except HTTPImageError as e:
@@ -412,19 +329,24 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
         t0 = time.perf_counter()
         result = asyncio.wrap_future(job.future)
         gone = asyncio.ensure_future(_wait_disconnect(request))
+        hurry = asyncio.ensure_future(stopping.hurry.wait())
         try:
-            await asyncio.wait({result, gone}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({result, gone, hurry}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if not result.done():  # the client went away, or the server is stopping
-                job.cancel()
-                log.info("client disconnected; job cancelled")
             gone.cancel()
-        if not result.done():
+            hurry.cancel()
+            if not result.done():  # the client went away, or the server is stopping: stop the work
+                job.cancel()
+                result.cancel()  # what the worker leaves when it stops then goes nowhere, unlogged
+        if gone in done and result not in done:
+            log.info("client disconnected; job cancelled")
             return Response(status_code=499)  # nobody is listening; uvicorn drops it
+        if result.cancelled() or isinstance(result.exception(), Cancelled):
+            if stopping.draining:
+                raise ApiError(503, STOPPING_MESSAGE, {"Retry-After": "10"})
+            return Response(status_code=499)
         try:
             out, size = result.result()
-        except Cancelled:
-            return Response(status_code=499)
         except HTTPImageError as e:
             raise ApiError(e.status, str(e)) from None
         except RLFNError as e:

@@ -69,6 +69,7 @@ class JobQueue:
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._admitted = 0  # waiting or running
+        self._waiting: set[Job] = set()  # admitted, not yet taken by a worker
         self._running = 0
         self._counts = {"done": 0, "failed": 0, "cancelled": 0}  # failed: bad image found while decoding
         self._seconds = 0.0  # total run time of finished jobs, for Retry-After
@@ -103,8 +104,20 @@ class JobQueue:
         if full:
             raise QueueFull(self.retry_after())
         job = Job(fn)
+        with self._lock:
+            self._waiting.add(job)
         self._queue.put(job)
         return job
+
+    def cancel_waiting(self) -> int:
+        """Cancel every job no worker has taken yet (the server is stopping); their futures are cancelled at
+        once, so their requests can be answered now. Returns how many."""
+        with self._lock:
+            waiting, self._waiting = list(self._waiting), set()
+        for job in waiting:
+            job.cancel()
+            job.future.cancel()
+        return len(waiting)
 
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -120,6 +133,7 @@ class JobQueue:
                 return
             with self._lock:
                 self._running += 1
+                self._waiting.discard(job)
             t0 = time.perf_counter()
             outcome, result, error = "cancelled", None, None
             try:
