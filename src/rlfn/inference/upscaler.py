@@ -304,9 +304,10 @@ class Upscaler:
         """Upscale N×H×W×3 RGB frames (a video's), uint8 or uint16; N×sH×sW×3 of the same dtype back.
 
         Frames that fit in one tile go through the model together, in one call (what a GPU needs to be
-        busy); larger ones are tiled frame by frame, exactly as :meth:`upscale_array` does.
+        busy); larger ones, and RGBA frames (N×H×W×4, alpha as :attr:`alpha` says), go frame by frame,
+        exactly as :meth:`upscale_array` does.
         """
-        if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[3] != 3:
+        if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[3] not in (3, 4):
             raise ImageError(f"expected N×H×W×3 frames, got {getattr(frames, 'shape', type(frames).__name__)}")
         if frames.dtype not in (np.uint8, np.uint16):
             raise ImageError(f"unsupported pixel type {frames.dtype} for frames; use uint8 or uint16")
@@ -314,8 +315,8 @@ class Upscaler:
         s = self.scale
         if n == 0 or h == 0 or w == 0:
             raise ImageError(f"empty frames of shape {frames.shape}")
-        if n == 1 or self.tiles_for(w, h) > 1:
-            out = np.empty((n, h * s, w * s, 3), dtype=frames.dtype)
+        if n == 1 or self.tiles_for(w, h) > 1 or frames.shape[3] == 4:
+            out = np.empty((n, h * s, w * s, frames.shape[3]), dtype=frames.dtype)
             for i in range(n):
                 out[i] = self.upscale_array(frames[i])
             return out

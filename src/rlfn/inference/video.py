@@ -38,7 +38,9 @@ def upscale_video(up: Upscaler, src: str | Path, dst: str | Path, *, codec: str 
                   warn: Callable[[str], None] | None = None) -> VideoResult:
     """Upscale the video ``src`` into ``dst`` (its container from the suffix), keeping timestamps, audio,
     subtitles, rotation and colour tags. ``codec`` defaults to libx264 (libvpx-vp9 for .webm), ``crf`` to
-    the codec's visually lossless value (:data:`rlfn.io.video.DEFAULT_CRF`)."""
+    the codec's visually lossless value (:data:`rlfn.io.video.DEFAULT_CRF`). An alpha channel is upscaled
+    and kept where the output can carry it (without ``codec``, an encoder that can is chosen), else dropped
+    with a warning."""
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
     src, dst = Path(src), Path(dst)
@@ -55,7 +57,7 @@ def upscale_video(up: Upscaler, src: str | Path, dst: str | Path, *, codec: str 
                 stamps: list[int | None] = []
                 for frame in progress(reader.frames(writer.copy), total=info.expected_frames, desc=src.name,
                                       quiet=quiet, unit="frame"):
-                    frames.append(reader.to_array(frame))
+                    frames.append(reader.to_array(frame, alpha=writer.alpha))
                     stamps.append(frame.pts)
                     if len(frames) == batch:
                         writer.write(up.upscale_batch(np.stack(frames)), stamps)

@@ -26,17 +26,38 @@ from .files import check_input, describe
 # Output containers by suffix (FFmpeg's muxer names).
 MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 DEFAULT_CODEC = "libx264"
-_CONTAINER_CODEC = {"webm": "libvpx-vp9"}  # WebM holds only VP8, VP9 and AV1
+# WebM holds only VP8, VP9 and AV1. AVI stores no presentation times, and FFmpeg reads H.264 from AVI one
+# frame late (the first frame at 1/rate, the last ending a frame after the input's); MPEG-4 Part 2 without
+# B-frames, AVI's own codec, comes back frame for frame.
+_CONTAINER_CODEC = {"webm": "libvpx-vp9", "avi": "mpeg4"}
 # Constant-quality defaults at "visually lossless" (x264's guides: CRF 17-18; the others chosen to match):
 # an upscale is only worth keeping with the fine detail the network added, which the encoders' own
 # defaults (x264 23, VP9 32, SVT-AV1 35) visibly smooth away.
-DEFAULT_CRF = {"libx264": 17, "libx265": 20, "libvpx-vp9": 20, "libsvtav1": 22}
-_CRF_RANGE = {"libx264": 51, "libx265": 51, "libvpx-vp9": 63, "libsvtav1": 63}
+# For mpeg4 the value is its fixed quantiser (2: the usual "visually lossless" for MPEG-4 Part 2; measured
+# as close to the source as x264 at CRF 17).
+DEFAULT_CRF = {"libx264": 17, "libx265": 20, "libvpx-vp9": 20, "libsvtav1": 22, "mpeg4": 2}
+_CRF_RANGE = {"libx264": 51, "libx265": 51, "libvpx-vp9": 63, "libsvtav1": 63, "mpeg4": 31}
 _JPEG_RANGE_FORMS = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p"}  # deprecated aliases
 _ATTACHED_PIC = 1024  # AV_DISPOSITION_ATTACHED_PIC: cover art, not a video
 # AVColorSpace → the swscale matrix that decodes it (BT.601 variants share one; BT.2020 CL is close enough).
 _MATRICES = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
 _AVCOL_SPC = {"ITU709": 1, "ITU601": 6}
+# Encoders that carry alpha, by container, in order of preference; the input's own codec comes first when it
+# is one of them. MP4 and AVI have none that players read with alpha.
+_ALPHA_CODECS = {"mov": ("png", "qtrle", "prores_ks", "ffv1"), "matroska": ("ffv1", "png", "libvpx-vp9", "prores_ks"),
+                 "webm": ("libvpx-vp9",), "mp4": (), "avi": ()}
+_ENCODER_FOR = {"vp9": "libvpx-vp9", "vp8": "libvpx", "prores": "prores_ks"}  # decoder name → its encoder
+# VP8/VP9 keep alpha in a side channel that only libvpx's decoders read (FFmpeg's own decode the colour only).
+_ALPHA_DECODERS = {"vp9": "libvpx-vp9", "vp8": "libvpx"}
+
+
+def has_alpha(pix_fmt: str) -> bool:
+    av = require_av()
+    return any(c.is_alpha for c in av.VideoFormat(pix_fmt).components)
+
+
+def _alpha_ways() -> str:
+    return "keep it with .mkv (ffv1), .mov (png, qtrle) or .webm (libvpx-vp9)"
 
 
 def require_av():
@@ -107,6 +128,7 @@ class VideoInfo:
     display_matrix: tuple[int, ...] | None  # rotation and flips, FFmpeg's 3×3 layout
     sample_aspect: Fraction | None
     codec: str
+    alpha: bool = False  # the frames carry an alpha channel
 
     @property
     def expected_frames(self) -> int | None:
@@ -149,6 +171,7 @@ class VideoReader:
         if s.codec_context is None:
             raise VideoError(f"{self.path}: its video codec is not one this FFmpeg build can decode")
         s.thread_type = "AUTO"  # frame and slice threads: decoding keeps up with the network
+        self._decoder = self._alpha_decoder(s)
         self.copy_streams = []
         for other in c.streams:
             if other.index == s.index:
@@ -169,11 +192,28 @@ class VideoReader:
             raise VideoError(f"{self.path}: no frame of its video stream could be decoded ({s.codec_context.name})")
         self.info = self._describe(s, self.first)
 
+    def _alpha_decoder(self, s):
+        """libvpx's decoder for a VP8/VP9 stream whose alpha is in its side channel; None for the others."""
+        av = require_av()
+        name = _ALPHA_DECODERS.get(s.codec_context.name)
+        if name is None or s.metadata.get("alpha_mode") != "1":
+            return None
+        try:
+            dec = av.codec.CodecContext.create(name, "r")
+        except Exception:  # noqa: BLE001 - an FFmpeg build without libvpx
+            self._warn(f"{self.path.name}: its alpha channel cannot be read (this FFmpeg has no {name} decoder); "
+                       "only the colour is upscaled")
+            return None
+        dec.width, dec.height = s.codec_context.width, s.codec_context.height
+        dec.thread_type = "AUTO"
+        return dec
+
     def _demux(self) -> Iterator[Any]:
         try:
             for packet in self.container.demux():
                 if packet.stream.index == self.stream.index:
-                    for frame in packet.decode():
+                    frames = self._decoder.decode(packet) if self._decoder is not None else packet.decode()
+                    for frame in frames:
                         self.decoded += 1
                         yield frame
                 # Size 0: the empty packets PyAV adds at the end to flush decoders; nothing to copy.
@@ -212,7 +252,8 @@ class VideoReader:
             frames=s.frames or None, duration=duration, pix_fmt=pix_fmt, deep=deep, matrix=matrix,
             matrix_tag=matrix_tag, color_range=int(f.color_range or cc.color_range or 0),
             primaries=int(f.color_primaries or cc.color_primaries or 0), trc=int(f.color_trc or cc.color_trc or 0),
-            display_matrix=display, sample_aspect=Fraction(sar) if sar else None, codec=cc.name)
+            display_matrix=display, sample_aspect=Fraction(sar) if sar else None, codec=cc.name,
+            alpha=has_alpha(pix_fmt))
 
     def frames(self, on_packet: Callable[[Any], None]) -> Iterator[Any]:
         """The video's frames in decoding order; every packet of a stream to copy goes to ``on_packet`` as it is
@@ -233,15 +274,17 @@ class VideoReader:
             self._last_end = end if self._last_end is None else max(self._last_end, end)
         return frame
 
-    @property
-    def rgb_format(self) -> str:
+    def rgb_format(self, alpha: bool = False) -> str:
+        if alpha:
+            return "rgba64le" if self.info.deep else "rgba"
         return "rgb48le" if self.info.deep else "rgb24"
 
-    def to_array(self, frame) -> np.ndarray:
-        """A frame as H×W×3 RGB, uint8 (uint16 for deeper video), through the input's matrix and range."""
+    def to_array(self, frame, alpha: bool = False) -> np.ndarray:
+        """A frame as H×W×3 RGB (H×W×4 RGBA with ``alpha``), uint8 (uint16 for deeper video), through the
+        input's matrix and range."""
         from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
-        rgb = frame.reformat(format=self.rgb_format, src_colorspace=Colorspace[self.info.matrix],
+        rgb = frame.reformat(format=self.rgb_format(alpha), src_colorspace=Colorspace[self.info.matrix],
                              src_color_range=ColorRange.JPEG if self.info.color_range == 2 else ColorRange.MPEG,
                              interpolation=Interpolation.BICUBIC)
         return rgb.to_ndarray()
@@ -278,14 +321,37 @@ class VideoWriter:
         self._warn = warn or (lambda _msg: None)
         info = source.info
         self.name = source.path.name
-        codec = codec or _CONTAINER_CODEC.get(muxer, DEFAULT_CODEC)
         check_codec(codec, crf)
         self.container = av.open(str(path), mode="w", format=muxer)
         try:
+            if codec is None and info.alpha:
+                codec = self._codec_for_alpha(info, muxer)
+            codec = codec or _CONTAINER_CODEC.get(muxer, DEFAULT_CODEC)
+            check_codec(codec, crf)
+            self.codec = codec
             self._setup(source, info, scale, codec, crf, muxer)
         except BaseException:
             self.abort()
             raise
+
+    def _codec_for_alpha(self, info: VideoInfo, muxer: str) -> str | None:
+        """An encoder that keeps the input's alpha in ``muxer``: the input's own when it can, else the
+        container's first choice; None (and a warning) when the container has none."""
+        av = require_av()
+        mine = _ENCODER_FOR.get(info.codec, info.codec)
+        for name in (mine, *_ALPHA_CODECS.get(muxer, ())):
+            if name not in _ALPHA_CODECS.get(muxer, ()) or name not in self.container.supported_codecs:
+                continue
+            try:
+                c = av.codec.Codec(name, "w")
+            except Exception:  # noqa: BLE001 - not in this FFmpeg build
+                continue
+            if any(has_alpha(f.name) for f in (c.video_formats or ())):
+                if name != mine:
+                    self._warn(f"{self.name}: has an alpha channel: written with {name} to keep it "
+                               f"(--codec {_CONTAINER_CODEC.get(muxer, DEFAULT_CODEC)} would drop it)")
+                return name
+        return None
 
     def _setup(self, source: VideoReader, info: VideoInfo, scale: int, codec: str, crf: int | None, muxer: str) -> None:
         av = self._av
@@ -296,7 +362,14 @@ class VideoWriter:
         c = av.codec.Codec(codec, "w")
         supported = [f.name for f in (c.video_formats or ())]
         pix_fmt = _JPEG_RANGE_FORMS.get(info.pix_fmt, info.pix_fmt)
-        if pix_fmt not in supported:
+        with_alpha = [f for f in supported if has_alpha(f)]
+        self.alpha = info.alpha and bool(with_alpha)
+        if self.alpha and pix_fmt not in with_alpha:
+            deep = [f for f in with_alpha if max(comp.bits for comp in av.VideoFormat(f).components) > 8]
+            pix_fmt = (deep if info.deep and deep else with_alpha)[0]
+        elif info.alpha and not self.alpha:
+            self._warn(f"{self.name}: its alpha channel is dropped: {codec} in {muxer} cannot carry it; {_alpha_ways()}")
+        if pix_fmt not in supported or (has_alpha(pix_fmt) and not self.alpha):
             pix_fmt = "yuv420p" if "yuv420p" in supported or not supported else supported[0]
         fmt = av.VideoFormat(pix_fmt)
         w, h = info.width * scale, info.height * scale
@@ -310,7 +383,7 @@ class VideoWriter:
         self.size = (w, h)
         self.pix_fmt = pix_fmt
         self.time_base = info.time_base
-        self.rgb_format = source.rgb_format
+        self.rgb_format = source.rgb_format(self.alpha)
         vs = out.add_stream(codec, rate=info.rate) if info.rate else out.add_stream(codec)
         vs.width, vs.height = w, h
         vs.time_base = info.time_base  # frames keep their input timestamps, variable frame rates included
@@ -322,8 +395,14 @@ class VideoWriter:
         cc.bit_rate = 0  # constant quality, not PyAV's default bit rate
         cc.thread_count = 0  # the encoder's own choice
         cc.colorspace = info.matrix_tag
-        if info.color_range:
-            cc.color_range = info.color_range
+        out_range = info.color_range
+        if codec == "mjpeg":
+            out_range = 2  # JPEG is full range: FFmpeg's encoder refuses limited-range input
+        if out_range:
+            cc.color_range = out_range
+        if muxer == "avi":
+            # AVI stores no presentation timestamps: B-frames would come out in decoding order
+            cc.max_b_frames = 0
         if info.primaries:
             cc.color_primaries = info.primaries
         if info.trc:
@@ -332,7 +411,8 @@ class VideoWriter:
             cc.sample_aspect_ratio = info.sample_aspect
         quality = crf if crf is not None else DEFAULT_CRF.get(codec)
         if quality is not None:
-            cc.options = {"crf": str(quality)}
+            q = str(max(quality, 1) if codec == "mpeg4" else quality)
+            cc.options = {"qmin": q, "qmax": q} if codec == "mpeg4" else {"crf": q}
         if info.display_matrix is not None:
             m = list(info.display_matrix)
             m[6], m[7] = m[6] * scale, m[7] * scale  # its translation is in pixels
@@ -365,13 +445,14 @@ class VideoWriter:
         from av.video.reformatter import ColorRange, Colorspace
 
         self._matrix = Colorspace[info.matrix]
-        self._range = ColorRange.JPEG if info.color_range == 2 else ColorRange.MPEG
+        self._range = ColorRange.JPEG if out_range == 2 else ColorRange.MPEG
         self._last_pts: int | None = None
         self._step = max(1, round(1 / (info.rate * info.time_base))) if info.rate else 1
         self.written = 0
 
     def write(self, frames: np.ndarray, pts: list[int | None]) -> None:
-        """Encode N×H×W×3 RGB frames (the reader's dtype) with their input timestamps."""
+        """Encode N×H×W×3 RGB frames (N×H×W×4 RGBA when :attr:`alpha`; the reader's dtype) with their input
+        timestamps."""
         av = self._av
         w, h = self.size
         for arr, t in zip(frames, pts):
@@ -384,9 +465,18 @@ class VideoWriter:
                 t = 0 if self._last_pts is None else self._last_pts + (self._step if t is None else 1)
             frame.pts, frame.time_base = t, self.time_base
             self._last_pts = t
-            for packet in self.stream.encode(frame):
+            for packet in self._encode(frame):
                 self.container.mux(packet)
             self.written += 1
+
+    def _encode(self, frame):
+        if self.written:
+            return self.stream.encode(frame)
+        try:  # the encoder opens on its first frame: a refusal of its settings is the user's --codec
+            return self.stream.encode(frame)
+        except self._av.error.FFmpegError as e:
+            raise VideoError(f"{self.name}: the {self.codec} encoder refused this video ({self.pix_fmt}, "
+                             f"{self.size[0]}×{self.size[1]}: {_why(e)}); try another --codec, such as libx264") from None
 
     def copy(self, packet) -> None:
         """Remux one packet of a copied stream as it is (no decoding, no re-encoding)."""
