@@ -143,3 +143,21 @@ def test_a_too_small_image_is_skipped_and_the_batch_goes_on(tmp_path, capsys):
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and "tiny.png: 3×2 pixels" in err[0] and "at least 4×4" in err[0], err
     assert sorted(p.name for p in (tmp_path / "lr").iterdir()) == ["good.png"]
+
+
+@pytest.mark.parametrize("spec", [None, "jpeg50"])
+def test_alpha_is_kept_downscaled_by_the_matlab_bicubic(tmp_path, capsys, spec):
+    rng = np.random.default_rng(3)
+    hr = np.concatenate([rng.integers(0, 256, (48, 40, 3)), np.tile(np.arange(40) * 6, (48, 1))[..., None]], -1)
+    for kind, pixels_ in (("rgba", hr), ("rgb", hr[..., :3])):  # one name: the same random draws
+        (tmp_path / kind).mkdir()
+        Image.fromarray(pixels_.astype(np.uint8)).save(tmp_path / kind / "img.png")
+        rc, _, err = run_cli(["degrade", str(tmp_path / kind), str(tmp_path / f"LR_{kind}"), "-q",
+                              *(["--spec", spec] if spec else [])], capsys)
+        assert rc == 0 and err == ""
+    out, plain = Image.open(tmp_path / "LR_rgba" / "img.png"), Image.open(tmp_path / "LR_rgb" / "img.png")
+    assert out.mode == "RGBA" and plain.mode == "RGB" and out.size == (10, 12)
+    alpha = torch.from_numpy(hr[..., 3].astype(np.float64))[None]
+    np.testing.assert_array_equal(np.asarray(out)[..., 3], make_lr(alpha, 4)[0].numpy().astype(np.uint8))
+    # the colour is what an RGB image of the same pixels gets
+    np.testing.assert_array_equal(np.asarray(out)[..., :3], np.asarray(plain))

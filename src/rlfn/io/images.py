@@ -57,18 +57,20 @@ def list_images(folder: str | Path, recursive: bool = False) -> list[Path]:
     return list_files(folder, IMAGE_SUFFIXES, "images", recursive)
 
 
-def open_image(path: str | Path, max_pixels: int | None = None) -> Image.Image:
+def open_image(path: str | Path, max_pixels: int | None = None, data: bytes | None = None) -> Image.Image:
     """Open and fully decode an image, with EXIF orientation applied.
 
     Images of more than ``max_pixels`` pixels are refused before decoding (a decompression bomb is a tiny
-    file that claims enormous dimensions). The default is Pillow's ``Image.MAX_IMAGE_PIXELS``.
+    file that claims enormous dimensions). The default is Pillow's ``Image.MAX_IMAGE_PIXELS``. ``data``: the
+    file's bytes, already read (from object storage, say); ``path`` then only names the image in messages.
     """
-    path = Path(path)
-    _check_file(path)
+    if data is None:
+        path = Path(path)
+        _check_file(path)
     limit = default_max_pixels() if max_pixels is None else max_pixels
     try:
         with _pillow_limit_off():
-            im = Image.open(path)
+            im = Image.open(_source(path, data))
         with im:
             _check_size(path, im.size, limit)
             _check_single_frame(path, im)
@@ -93,6 +95,11 @@ def open_image(path: str | Path, max_pixels: int | None = None) -> Image.Image:
 
 def default_max_pixels() -> int | None:
     return Image.MAX_IMAGE_PIXELS
+
+
+def _source(path: str | Path, data: bytes | None):
+    """What Pillow opens: the file, or its bytes in memory (the same decoders either way)."""
+    return path if data is None else io.BytesIO(data)
 
 
 def _check_file(path: Path) -> None:
@@ -161,6 +168,24 @@ def read_rgb(path: str | Path) -> torch.Tensor:
         return _rgb_tensor(im)
 
 
+def read_alpha(path: str | Path) -> torch.Tensor | None:
+    """An image file's alpha channel as a float32 1×H×W tensor in [0, 255]; None when it has none or it is
+    fully opaque (a palette's transparency counts)."""
+    import torch
+
+    im = open_image(path)
+    if "A" not in im.getbands() and "transparency" not in im.info:
+        return None
+    with reading(path, ImageError, "cannot decode image"):
+        if im.mode in ("LA", "RGBA", "La", "RGBa", "PA"):
+            a = np.asarray(im.getchannel("A"), dtype=np.uint8)
+        else:
+            a = np.asarray(im.convert("RGBA").getchannel("A"), dtype=np.uint8)
+    if a.min() == 255:
+        return None
+    return torch.from_numpy(a.astype(np.float32))[None]
+
+
 def _rgb_tensor(im: Image.Image) -> torch.Tensor:
     import torch  # only the tensor readers need it: the image I/O of `rlfn upscale` stays torch-free
 
@@ -181,7 +206,7 @@ def tensor_to_uint8(img: torch.Tensor) -> np.ndarray:
 
 
 def save_rgb(img: torch.Tensor, path: str | Path, overwrite: bool = False) -> Path:
-    """Save a 3×H×W [0, 1] tensor as an 8-bit image, atomically."""
+    """Save a 3×H×W [0, 1] tensor (4×H×W: RGBA) as an 8-bit image, atomically."""
     arr = tensor_to_uint8(img)
     fmt = Image.registered_extensions().get(Path(path).suffix.lower())
     if fmt is None:
@@ -279,12 +304,15 @@ def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(op(arr)) if op else arr
 
 
-def _deep_kind(path: Path, im: Image.Image) -> str | None:
+def _deep_kind(path: Path, im: Image.Image, data: bytes | None = None) -> str | None:
     """For a 16-bit file of several channels, whose pixels Pillow would narrow to 8 bits: "PNG", "PNG LA" (grey +
     alpha) or "TIFF"; None for any other file. 16-bit grey stays with Pillow, which keeps its 16 bits."""
     if im.format == "PNG":
-        with open(path, "rb") as f:
-            hdr = read_header(f.read(HEADER_BYTES))
+        if data is None:
+            with open(path, "rb") as f:
+                hdr = read_header(f.read(HEADER_BYTES))
+        else:
+            hdr = read_header(data[:HEADER_BYTES])
         if hdr is None or hdr.bit_depth != 16 or hdr.colour_type not in (2, 4, 6):
             return None
         return "PNG LA" if hdr.colour_type == 4 else "PNG"
@@ -299,22 +327,23 @@ def _deep_kind(path: Path, im: Image.Image) -> str | None:
     return None
 
 
-def _load_deep(path: Path, limit: int | None) -> Picture | None:
+def _load_deep(path: Path, limit: int | None, data: bytes | None = None) -> Picture | None:
     """A 16-bit colour PNG or TIFF read at full depth, or None for any other file (which Pillow reads)."""
     try:
         with _pillow_limit_off():
-            im = Image.open(path)  # the header and metadata only: no pixel is decoded
+            im = Image.open(_source(path, data))  # the header and metadata only: no pixel is decoded
     except Exception:
         return None  # open_image reports it properly
     with im:
-        kind = _deep_kind(path, im)
+        kind = _deep_kind(path, im, data)
         if kind is None:
             return None
         _check_single_frame(path, im)
         _check_size(path, im.size, limit)
         orientation, exif = _orientation_and_exif(im)
         icc, dpi, fmt = im.info.get("icc_profile") or None, _dpi(im), im.format
-    pixels = deep.decode_tiff(path) if kind == "TIFF" else deep.decode_png(path, grey_alpha=kind == "PNG LA")
+    pixels = (deep.decode_tiff(path, data) if kind == "TIFF"
+              else deep.decode_png(path, grey_alpha=kind == "PNG LA", data=data))
     return Picture(_orient(pixels, orientation), icc, exif, fmt, dpi)
 
 
@@ -347,20 +376,24 @@ def pixels_of(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"))
 
 
-def load_picture(path: str | Path, max_pixels: int | None = None) -> Picture:
-    """Read an image keeping what an upscale must preserve: grey vs colour, alpha, 16 bits, ICC, EXIF."""
-    path = Path(path)
-    _check_file(path)
+def load_picture(path: str | Path, max_pixels: int | None = None, data: bytes | None = None) -> Picture:
+    """Read an image keeping what an upscale must preserve: grey vs colour, alpha, 16 bits, ICC, EXIF.
+
+    ``data``: the file's bytes, already read (``rlfn.ray`` reads them from any filesystem); they go through
+    the same decoders as the file would, and ``path`` (a path or a URI) only names the image in messages."""
+    if data is None:
+        path = Path(path)
+        _check_file(path)
     with reading(path, ImageError, "cannot decode image"):
-        return _load_picture(path, max_pixels)
+        return _load_picture(path, max_pixels, data)
 
 
-def _load_picture(path: Path, max_pixels: int | None) -> Picture:
+def _load_picture(path: Path, max_pixels: int | None, data: bytes | None = None) -> Picture:
     limit = default_max_pixels() if max_pixels is None else max_pixels
-    pic = _load_deep(path, limit)
+    pic = _load_deep(path, limit, data)
     if pic is not None:
         return pic
-    im = open_image(path, max_pixels=limit)
+    im = open_image(path, max_pixels=limit, data=data)
     return picture_of(im)  # (a CMYK profile does not fit the RGB pixels: dropped)
 
 

@@ -12,7 +12,8 @@ is turned into its LR by one of
 
 Randomness comes from the image's name and the seed (:func:`rlfn.quality.realworld.image_seed`): the same
 command writes the same files, whatever else the folder holds. Files are written as PNG (lossless: the
-degradation is in the pixels, not added by the file format), atomically, named ``<stem>.png``.
+degradation is in the pixels, not added by the file format), atomically, named ``<stem>.png``. An alpha
+channel is kept, downscaled by the MATLAB bicubic (the noise and JPEG steps model a camera's colour).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Callable, Union
 import torch
 
 from ..errors import ImageError, WriteError
-from ..io.images import list_images, read_rgb, save_rgb
+from ..io.images import list_images, read_alpha, read_rgb, save_rgb
 from ..progress import progress
 from .degradation import make_lr, modcrop
 from .realworld import EvalDegradation, RealWorldConfig, degrade, degrade_for_eval, image_seed
@@ -98,6 +99,9 @@ def degrade_folder(in_dir: str | Path, out_dir: str | Path, scale: int, recipe: 
                 raise ImageError(f"{f}: {hr.shape[-1]}×{hr.shape[-2]} pixels is too small for ×{scale} (the HR needs "
                                  f"at least {scale}×{scale} pixels, one LR pixel)")
             lr = make_degraded_lr(hr, scale, recipe, f.stem, seed)
+            alpha = read_alpha(f)
+            if alpha is not None:  # kept, downscaled by the MATLAB bicubic: noise and JPEG belong to the colour
+                lr = torch.cat([lr.float(), make_lr(modcrop(alpha, scale), scale)], 0)
         except ImageError as e:
             if skipped is None:
                 raise
