@@ -47,8 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat", type=int_in(1, 10000), default=1, help="timed passes over the images (default: %(default)s)")
     add_device_argument(p)
     add_threads_argument(p)
-    p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
-                   help="torch, or an ONNX export run by onnxruntime on the CPU (default: %(default)s)")
+    p.add_argument("--backend", choices=("torch", "onnxruntime", "ncnn"), default="torch",
+                   help="torch, or an ONNX export run by onnxruntime, or an ncnn export run by ncnn (rlfn[ncnn]), "
+                        "on the CPU (default: %(default)s)")
     p.add_argument("--path", choices=("fast", "plain"), default="fast",
                    help="fast: the optimised path rlfn upscale uses; plain: the bare module call (default: %(default)s)")
     p.add_argument("--precision", choices=("auto", "all", "fp32", "fp16", "bf16"), default="auto",
@@ -92,10 +93,10 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    if args.backend == "onnxruntime" and device.type != "cpu":
-        raise ConfigError("--backend onnxruntime runs on the CPU here; use --device cpu")
+    if args.backend != "torch" and device.type != "cpu":
+        raise ConfigError(f"--backend {args.backend} runs on the CPU here; use --device cpu")
     images = load_images(args.images, args.max_images, args.size, args.count)
-    precisions = ["fp32"] if args.backend == "onnxruntime" and args.precision in ("auto", "all") else \
+    precisions = ["fp32"] if args.backend != "torch" and args.precision in ("auto", "all") else \
         precisions_for(args.precision, device)
     results = []
     for spec in args.models:

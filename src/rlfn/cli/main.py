@@ -22,7 +22,7 @@ COMMANDS = {
     "train": "train an RLFN from a YAML config",
     "degrade": "write degraded LR images: what a model is trained on, or a test set",
     "bench": "measure parameters, FLOPs, activations, memory and runtime",
-    "export": "export a model to ONNX",
+    "export": "export a model to ONNX, TorchScript or ncnn; an OpenModelDB card (--card)",
     "models": "list the models and the weights available for them",
     "serve": "a local web page and HTTP API for upscaling (needs rlfn[serve])",
 }

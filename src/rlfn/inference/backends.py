@@ -1,6 +1,7 @@
 """Running exported models: ONNX Runtime sessions and TorchScript archives, with :class:`SRModel`'s calling
 convention (N×3×H×W or 3×H×W float tensors in [0, 1] in, the same layout scaled out, on the CPU), so that
-``Upscaler`` tiles, pads and writes them like any model. Writing them is :mod:`rlfn.perf.export`'s job.
+``Upscaler`` tiles, pads and writes them like any model. Writing them is :mod:`rlfn.perf.export`'s job. The
+ncnn runner, which also makes tiles exact, is its sibling :mod:`rlfn.inference.ncnn_backend`.
 """
 from __future__ import annotations
 

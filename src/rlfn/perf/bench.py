@@ -32,7 +32,7 @@ from ..models.descriptor import SRModel
 from .flops import CHALLENGE_INPUT, count
 
 Runner = Callable[[torch.Tensor], torch.Tensor]
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("torch", "onnxruntime", "ncnn")
 PATHS = ("fast", "plain")
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -126,7 +126,7 @@ def resolve_model(spec: str, scale: int | None = None, device: torch.device | st
 
 
 def make_runner(model: SRModel, backend: str = "torch", path: str = "fast", precision: str = "fp32") -> Runner:
-    """What gets timed: the default fast path, the plain module call, or the ONNX Runtime session, in
+    """What gets timed: the default fast path, the plain module call, the ONNX Runtime session or the ncnn net, in
     ``precision`` (the fast path's own bfloat16 form on the CPU; the module cast elsewhere)."""
     if backend == "onnxruntime":
         if precision != "fp32":
@@ -134,6 +134,12 @@ def make_runner(model: SRModel, backend: str = "torch", path: str = "fast", prec
         from .export import onnx_model_for
 
         return onnx_model_for(model)
+    if backend == "ncnn":
+        if precision != "fp32":
+            raise ConfigError("--backend ncnn times the float32 export; use --precision fp32")
+        from .ncnn_export import ncnn_model_for
+
+        return ncnn_model_for(model)
     if backend != "torch":
         raise ConfigError(f"unknown backend {backend!r}; choose {', '.join(BACKENDS)}")
     if precision not in DTYPES:
@@ -303,7 +309,7 @@ def bench_model(model: SRModel, images: Sequence[torch.Tensor], *, name: str | N
         raise ConfigError("no images to time")
     counts = count(model.module, count_input)
     run = make_runner(model, backend, path, precision)
-    device = torch.device("cpu") if backend == "onnxruntime" else model.device
+    device = torch.device("cpu") if backend != "torch" else model.device
     times, peak, growth, kind = time_runner(run, images, device, warmup, repeat)
     rt = _stats(times)
     out_px = sum(img.shape[-1] * img.shape[-2] for img in images) / len(images) * model.scale**2

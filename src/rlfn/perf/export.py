@@ -25,7 +25,7 @@ from ..models.interchange import INPUT_NAME, OUTPUT_NAME, TORCHSCRIPT_META
 DEFAULT_OPSET = 17
 
 
-def _exportable(model: SRModel) -> UnitRange:
+def export_form(model: SRModel) -> UnitRange:
     """A CPU float32 copy of ``model`` in export form (``nn.Module.to`` moves in place: the caller's model,
     on a GPU perhaps, stays where it is)."""
     return UnitRange(copy.deepcopy(model.module), model.pixel_range).to("cpu", torch.float32).eval()
@@ -47,7 +47,7 @@ def export_onnx(model: SRModel, path: str | Path | None = None, *, opset: int = 
         raise ConfigError(f"opset {opset} is too old; use 17 or newer")
     if path is not None:
         refuse_existing(path, overwrite)
-    wrapper = _exportable(model)
+    wrapper = export_form(model)
     x = torch.rand(1, 3, *example_size)
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
@@ -90,7 +90,7 @@ def export_torchscript(model: SRModel, path: str | Path, *, example_size: tuple[
     import json
 
     refuse_existing(path, overwrite)
-    wrapper = _exportable(model)
+    wrapper = export_form(model)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice
         traced = torch.jit.trace(wrapper, torch.rand(1, 3, *example_size), check_trace=False)
