@@ -10,6 +10,7 @@ from ..errors import RLFNError
 from ..inference.batch import BatchOptions, Console, collect_jobs, run_batch
 from ..io.images import FORMATS, PNG_COMPRESSION
 from ..io.media import is_video
+from . import upscale_ray
 from .common import (add_device_argument, add_model_arguments, add_overwrite_argument, add_quiet_argument,
                      add_threads_argument, float_in, int_in, load_from_args, suffix_type, tile_type)
 
@@ -44,8 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     v = p.add_argument_group("video (.mp4 .m4v .mkv .mov .webm .avi; needs rlfn[video])")
     v.add_argument("--codec", default=None, metavar="NAME",
-                   help="FFmpeg video encoder, e.g. libx264, libx265, libvpx-vp9, libsvtav1 (default: libx264, "
-                        "libvpx-vp9 for .webm)")
+                   help="FFmpeg video encoder, e.g. libx264, libx265, libvpx-vp9, libsvtav1 (default: libx264; "
+                        "libvpx-vp9 for .webm, mpeg4 for .avi; with alpha, one that keeps it)")
     v.add_argument("--crf", type=int_in(0, 63), default=None, metavar="N",
                    help="constant quality, lower is better (default: visually lossless, 17 for x264, 20 for "
                         "x265 and VP9, 22 for SVT-AV1: the encoders' own defaults smooth away the detail the "
@@ -67,8 +68,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tile-pad", "--tile_pad", type=int_in(0, 1024), default=32, metavar="N",
                    help="context pixels around each tile (default: %(default)s)")
     add_threads_argument(g)
-    g.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
-                   help="inference engine (default: %(default)s)")
+    g.add_argument("--backend", choices=("torch", "onnxruntime", "ncnn"), default="torch",
+                   help="inference engine; ncnn (rlfn[ncnn]) also runs a NAME.param file given as the model "
+                        "(default: %(default)s)")
     g.add_argument("--no-fast", dest="fast", action="store_false",
                    help="run the plain model instead of the optimised CPU/GPU path")
     p.add_argument("--alpha", choices=("model", "bicubic"), default="model",
@@ -77,6 +79,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="refuse inputs larger than N pixels, a guard against decompression bombs "
                         "(default: Pillow's, about 89 million)")
     add_quiet_argument(p, "only errors")
+    upscale_ray.add_arguments(p)
 
 
 def _fmt(args: argparse.Namespace) -> str | None:
@@ -95,6 +98,11 @@ def _load(args: argparse.Namespace):
 
     tile = args.tile  # checked by argparse, as every number here
     warn = (lambda msg: print(f"rlfn upscale: warning: {msg}", file=sys.stderr))
+    if args.backend == "ncnn":
+        if args.device not in ("auto", "cpu"):
+            raise RLFNError(f"--backend ncnn runs on the CPU here; drop --device {args.device}")
+        return Upscaler(_ncnn_runner(args), tile=tile, tile_pad=args.tile_pad, blend=min(8, args.tile_pad),
+                        alpha=args.alpha, threads=args.threads, warn=warn)
     if args.backend == "onnxruntime":
         if args.device not in ("auto", "cpu"):
             raise RLFNError(f"--backend onnxruntime runs on the CPU here; drop --device {args.device}")
@@ -109,6 +117,21 @@ def _load(args: argparse.Namespace):
                     blend=min(8, args.tile_pad), alpha=args.alpha, fast=args.fast, threads=args.threads, warn=warn)
 
 
+def _ncnn_runner(args: argparse.Namespace):
+    """An ncnn file named as the model (NAME.param, NAME.bin beside it), or the model exported on the fly."""
+    from ..inference.ncnn_backend import load_ncnn
+
+    given = args.model or args.weights
+    if given is not None and str(given).lower().endswith(".param"):
+        runner = load_ncnn(given, threads=args.threads)
+        if args.scale is not None and args.scale != runner.scale:
+            raise RLFNError(f"{given} is x{runner.scale}, but --scale {args.scale} was asked")
+        return runner
+    from ..perf.ncnn_export import ncnn_model_for
+
+    return ncnn_model_for(load_from_args(args, "cpu"), threads=args.threads)  # without pnnx: one line naming it
+
+
 def _options(args: argparse.Namespace) -> BatchOptions:
     return BatchOptions(output=args.output, recursive=args.recursive, ext=_fmt(args), suffix=args.suffix,
                         quality=args.quality, png_compression=args.png_compression, overwrite=args.overwrite,
@@ -121,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.inputs:
         raise RLFNError("no input given: name image files, folders or glob patterns (or -i INPUT)")
     opts = _options(args)  # a bad combination of sizes is refused before the model is loaded
+    if args.ray is not None:  # the same batch on a Ray cluster's actors
+        return upscale_ray.run(args, opts)
     up = _load(args)
     jobs = collect_jobs(args.inputs, opts, up.scale)
     todo = [j for j in jobs if j.dst is not None]

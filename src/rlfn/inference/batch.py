@@ -48,6 +48,10 @@ class BatchOptions:
     batch: int = 4
     quiet: bool = False
 
+    def name_suffix(self, scale: int) -> str:
+        """``suffix`` with ``{scale}`` filled in: what output names end with before their extension."""
+        return self.suffix.replace("{scale}", self.size.label(scale))
+
 
 @dataclass
 class Job:
@@ -73,8 +77,9 @@ def _is_own_output(path: Path, suffix: str) -> bool:
     return any(path.with_name(stem + ext).exists() for ext in {path.suffix, *SUFFIX_FOR.values(), ".jpeg", ".tiff"})
 
 
-def _find(inputs: list[str], recursive: bool, out: Path | None, suffix: str) -> tuple[list, list[Job]]:
-    """(file, folder it came from) for every input file; a Job with its error for every unusable input."""
+def find_inputs(inputs: list[str], recursive: bool, out: Path | None, suffix: str) -> tuple[list, list[Job]]:
+    """(file, folder it came from) for every input file (files, folders, globs); a Job with its error for every
+    unusable input. Without ``out``, an earlier run's outputs beside their inputs are left out."""
     found: list[tuple[Path, Path | None]] = []
     errors: list[Job] = []
     for spec in inputs:
@@ -101,11 +106,11 @@ def _find(inputs: list[str], recursive: bool, out: Path | None, suffix: str) -> 
 def collect_jobs(inputs: list[str], opts: BatchOptions, scale: int) -> list[Job]:
     """Every input file (files, folders, globs) paired with its output path; inputs that cannot be used, and
     outputs that would replace an input or another job's output, are jobs with an error."""
-    suffix = opts.suffix.replace("{scale}", opts.size.label(scale))
+    suffix = opts.name_suffix(scale)
     out = Path(opts.output) if opts.output else None
     if out is not None and out.exists() and not out.is_dir() and len(inputs) > 1:
         raise RLFNError(f"-o {out}: is a file; several inputs need an output folder")
-    found, jobs = _find(inputs, opts.recursive, out, suffix)
+    found, jobs = find_inputs(inputs, opts.recursive, out, suffix)
     single_file_out = (
         out is not None and len(found) == 1 and not out.is_dir()
         and (out.suffix.lower().lstrip(".") in FORMATS or out.suffix.lower() in (*VIDEO_SUFFIXES, *ANIMATION_SUFFIXES))
@@ -205,18 +210,25 @@ def _upscale_stream(up, job: Job, kind: str, opts: BatchOptions, console: Consol
                              max_pixels=opts.max_pixels, quiet=opts.quiet, warn=console.say)
 
 
-def _upscale_image(up, job: Job, pic, opts: BatchOptions, console: Console):
-    """Upscale a decoded still image; returns the picture to write. Errors a user can cause are RLFNError."""
+def upscale_still(up, src, dst, pic, opts: BatchOptions, on_tile=None):
+    """Upscale a decoded still image ``pic`` (read from ``src``, to be written to ``dst``: paths or URIs) as
+    ``opts`` asks; returns the picture to write. Errors a user can cause are RLFNError naming ``src``."""
     from ..io.images import check_output_size, format_for
 
-    assert job.dst is not None
     out_size = opts.size.for_input(*pic.size, up.scale)
-    check_output_size(job.dst, format_for(job.dst, opts.ext), *out_size)  # before the work
+    check_output_size(dst, format_for(dst, opts.ext), *out_size)  # before the work
+    try:
+        return up.upscale_picture(pic, on_tile, opts.size)
+    except RLFNError as e:
+        raise RLFNError(f"{src}: {e}") from None
+
+
+def _upscale_image(up, job: Job, pic, opts: BatchOptions, console: Console):
+    """Upscale a decoded still image; returns the picture to write. Errors a user can cause are RLFNError."""
+    assert job.dst is not None
     tile_bar = console.tile_bar(up.tiles_for(pic.size[0], pic.size[1], pic.has_alpha), job.src.name)
     try:
-        return up.upscale_picture(pic, tile_bar.update if tile_bar is not None else None, opts.size)
-    except RLFNError as e:
-        raise RLFNError(f"{job.src}: {e}") from None
+        return upscale_still(up, job.src, job.dst, pic, opts, tile_bar.update if tile_bar is not None else None)
     finally:
         if tile_bar is not None:
             tile_bar.close()

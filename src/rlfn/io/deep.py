@@ -54,14 +54,18 @@ def _rgb(bgr: np.ndarray) -> np.ndarray:
     return bgr[:, :, [2, 1, 0, 3][: bgr.shape[2]]]
 
 
-def decode_png(path: str | Path, grey_alpha: bool = False) -> np.ndarray:
-    """The pixels of a 16-bit RGB, RGBA or (``grey_alpha``) grey + alpha PNG, interlaced or not.
+def _file_bytes(path: str | Path, data: bytes | None) -> np.ndarray:
+    return np.fromfile(path, dtype=np.uint8) if data is None else np.frombuffer(data, dtype=np.uint8)
+
+
+def decode_png(path: str | Path, grey_alpha: bool = False, data: bytes | None = None) -> np.ndarray:
+    """The pixels of a 16-bit RGB, RGBA or (``grey_alpha``) grey + alpha PNG, interlaced or not; from ``data``,
+    the file's bytes, when given (``path`` then only names it).
 
     OpenCV applies no EXIF orientation with ``IMREAD_UNCHANGED``: the caller does, as for every format."""
     cv2 = _library("cv2", path, "a 16-bit colour PNG")
-    data = np.fromfile(path, dtype=np.uint8)
     with native_stderr.caught() as said:
-        arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        arr = cv2.imdecode(_file_bytes(path, data), cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise ValueError(native_stderr.reason(said, "OpenCV could not decode it"))
     if arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
@@ -125,12 +129,12 @@ def encode_png(pixels: np.ndarray, icc: bytes | None = None, exif: bytes | None 
     return with_chunks(buf.tobytes(), extra, header) if extra or header else buf.tobytes()
 
 
-def decode_tiff(path: str | Path) -> np.ndarray:
+def decode_tiff(path: str | Path, data: bytes | None = None) -> np.ndarray:
     """The pixels of the first page of a 16-bit RGB(A) or grey + alpha TIFF: strips or tiles, samples interleaved
     or in separate planes, and any compression tifffile decodes (without imagecodecs: none, deflate). Other
-    compressions (LZW...) of interleaved samples go to OpenCV's libtiff."""
+    compressions (LZW...) of interleaved samples go to OpenCV's libtiff. ``data``: as for :func:`decode_png`."""
     tifffile = _library("tifffile", path, "a 16-bit colour TIFF")
-    with tifffile.TiffFile(path) as tif:
+    with tifffile.TiffFile(path if data is None else io.BytesIO(data)) as tif:
         page = tif.pages[0]
         colours = 3 if page.photometric == _TIFF_RGB else 1
         extras = tuple(page.extrasamples or ())
@@ -146,7 +150,7 @@ def decode_tiff(path: str | Path) -> np.ndarray:
             if page.planarconfig != _TIFF_CONTIG:
                 arr = np.moveaxis(arr, 0, -1)  # planes S×H×W → H×W×S
         elif page.planarconfig == _TIFF_CONTIG and colours == 3:
-            arr = _decode_tiff_opencv(path)
+            arr = _decode_tiff_opencv(path, data)
         else:  # OpenCV reads interleaved RGB(A) only (separate planes come back scrambled)
             name = getattr(page.compression, "name", page.compression)
             raise ValueError(f"{name} compression in this layout needs the imagecodecs package: "
@@ -159,10 +163,10 @@ def decode_tiff(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _decode_tiff_opencv(path: str | Path) -> np.ndarray:
+def _decode_tiff_opencv(path: str | Path, data: bytes | None) -> np.ndarray:
     cv2 = _library("cv2", path, "a 16-bit colour TIFF in this compression")
     with native_stderr.caught() as said:
-        arr = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        arr = cv2.imdecode(_file_bytes(path, data), cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise ValueError(native_stderr.reason(said, "OpenCV could not decode it"))
     return _rgb(arr) if arr.ndim == 3 else arr
