@@ -12,14 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-import rlfn
 from rlfn import cli
 from rlfn.errors import ImageError
 from rlfn.io.images import Picture, load_picture, save_picture
-from rlfn.models.checkpoint import save_safetensors
+
+from _images import random_weights
 
 try:
     import ray
@@ -53,10 +52,7 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "rlfn_s_x2.safetensors"
-    save_safetensors(rlfn.create_model("rlfn_s", 2), path, {"variant": "rlfn_s", "scale": 2, "pixel_range": 1.0})
-    return path
+    return random_weights(tmp_path_factory.mktemp("w"))
 
 
 def _mixed_folder(folder: Path) -> None:

@@ -6,19 +6,16 @@ import pytest
 import torch
 from PIL import Image
 
-import rlfn
 from rlfn import cli
-from rlfn.models.checkpoint import save_safetensors
+
+from _images import random_weights
 
 RNG = np.random.default_rng(0)
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "rlfn_s_x2.safetensors"
-    save_safetensors(rlfn.create_model("rlfn_s", 2), path, {"variant": "rlfn_s", "scale": 2, "pixel_range": 1.0})
-    return path
+    return random_weights(tmp_path_factory.mktemp("w"))
 
 
 def rgb(path, size=(20, 16), mode="RGB"):
