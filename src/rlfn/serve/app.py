@@ -322,6 +322,8 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
             job.check()
             return encode(big, fmt, quality), big.size
 
+        if stopping.draining:  # the stop came while the upload was being read
+            raise ApiError(503, STOPPING_MESSAGE, {"Retry-After": "10"})
         try:
             job = jobs.submit(work)
         except QueueFull as e:
