@@ -71,13 +71,35 @@ def test_sigterm_answers_running_and_queued_jobs_with_json_503_then_exits_143():
 
 def test_sigint_lets_a_running_job_finish_within_the_grace_period_then_exits_130():
     results: dict = {}
-    with start_server("--workers", "1", "--threads", "1", "--grace", "120") as s:
-        t = _post_in_thread(s, smooth_png(96, 96, 1), results, "job")
-        _wait_for(lambda: _stats(s)["running"] == 1 or "job" in results)
+    with start_server(*SLOW, "--grace", "120") as s:
+        t = _post_in_thread(s, _slow_body(), results, "job")
+        _wait_for(lambda: _stats(s)["running"] == 1)
         s.proc.send_signal(signal.SIGINT)
         t.join(120)
         assert s.proc.wait(60) == 130
     assert results["job"][0] == 200 and results["job"][1]["content-type"] == "image/png"
+    _clean_log(s)
+
+
+def test_an_upload_still_arriving_when_the_grace_period_ends_gets_json_503():
+    with start_server(*SLOW, "--grace", "0.5") as s:
+        sock = _open_upload(s, 150_000, b"\x89PNG\r\n" + b"\0" * 1000)  # a client that stalls mid-upload
+        try:
+            time.sleep(0.5)
+            s.proc.send_signal(signal.SIGTERM)
+            reply = b""
+            while True:
+                data = sock.recv(4096)
+                if not data:
+                    break
+                reply += data
+        finally:
+            sock.close()
+        assert s.proc.wait(60) == 143
+        time.sleep(0.3)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503") and b"application/json" in head, reply[:300]
+    assert "stopping" in json.loads(body)["error"]
     _clean_log(s)
 
 
@@ -124,6 +146,7 @@ def test_a_chunked_upload_is_counted_as_it_arrives(budget_server):
     host, port = s.host_port
     hog = _open_upload(s, 200_000, b"\0" * 10)
     hog2 = _open_upload(s, 200_000, b"\0" * 10)
+    time.sleep(0.5)  # both reservations taken before the third request
     sock = socket.create_connection((host, port), timeout=30)
     try:
         sock.sendall((f"POST /v1/upscale HTTP/1.1\r\nHost: {host}\r\nContent-Type: image/png\r\n"

@@ -33,10 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="largest upload in bytes; larger ones get 413 (default: %(default)s)")
     g.add_argument("--max-receiving", type=int_in(1, 2**42), default=None, metavar="N",
                    help="bytes of uploads received or held at once; more get 503 with Retry-After before they "
-                        "are read (default: --max-bytes × (workers + 1))")
+                        "are read (default: room for workers + 1 uploads of --max-bytes)")
     g.add_argument("--grace", type=float_in(0, 3600), default=5.0, metavar="SECONDS",
                    help="on SIGINT, SIGTERM or SIGHUP: how long running upscales may take to finish before they "
-                        "are cancelled and answered with 503 (default: %(default)s); a second signal stops at once")
+                        "are cancelled and answered with 503 (default: %(default)s); a second signal ends it at once")
     g.add_argument("--max-pixels", type=int_in(1, 10**12), default=4_000_000, metavar="N",
                    help="largest input in pixels (width × height), checked before decoding, so decompression "
                         "bombs get 413 (default: %(default)s)")
@@ -131,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
     # uvicorn's own wait for open connections comes after the app has answered them all (grace + a margin)
     config = uvicorn.Config(app, log_level="warning" if args.quiet else "info", access_log=not args.quiet,
                             timeout_graceful_shutdown=args.grace + 5)
+    if not hasattr(uvicorn.Server, "capture_signals"):  # the hook the clean stop overrides (uvicorn 0.29 on)
+        raise RLFNError(f"rlfn serve needs uvicorn 0.29 or newer for its clean stop; this is {uvicorn.__version__}")
     server = _server_class(uvicorn)(config, app.state.stopping)
     server.run(sockets=[sock])
     if server.signum is None:
@@ -142,11 +144,12 @@ def run(args: argparse.Namespace) -> int:
 def _server_class(uvicorn):
     class Server(uvicorn.Server):
         """uvicorn's server with rlfn's stop: SIGINT, SIGTERM and SIGHUP alike drain the app (JSON 503 to what
-        cannot finish within --grace, see rlfn.serve.stopping), then stop it; a second signal hurries."""
+        cannot finish within --grace, see rlfn.serve.stopping), then stop it; a second signal ends the grace
+        period, a third stops waiting for open connections."""
 
         def __init__(self, config, stopping):
             super().__init__(config)
-            self.stopping, self.signum = stopping, None
+            self.stopping, self.signum, self.signals = stopping, None, 0
 
         @contextlib.contextmanager
         def capture_signals(self):  # uvicorn's hook for its signal handlers: ours instead, SIGHUP included
@@ -154,15 +157,21 @@ def _server_class(uvicorn):
                 yield
 
         def _on_signal(self, signum: int, _frame) -> None:
-            if self.signum is None:
-                self.signum = signum
-                name = signal.Signals(signum).name
-                # os.write, not print: a handler may run in the middle of another print to stderr
-                os.write(2, f"rlfn serve: {name}: stopping; running jobs have {self.stopping.grace:g} s to "
-                            "finish\n".encode())
-                self.stopping.request()
-            else:
-                self.stopping.request(now=True)
             self.should_exit = True
+            self.signals += 1
+            if self.signals > 2:  # a third: uvicorn stops waiting for open connections
+                self.force_exit = True
+            if self.signum is not None:  # a second: the grace period ends now
+                self.stopping.request(now=True)
+                return
+            self.signum = signum
+            self.stopping.request()
+            # os.write, not print: a handler may run in the middle of another print to stderr; and stderr may be
+            # a terminal that hung up (the SIGHUP) or a closed pipe
+            try:
+                os.write(2, f"rlfn serve: {signal.Signals(signum).name}: stopping; running jobs have "
+                            f"{self.stopping.grace:g} s to finish\n".encode())
+            except OSError:
+                pass
 
     return Server

@@ -31,7 +31,7 @@ from .errors import ApiError, ClientGone
 from .images import HTTPImageError, decode, encode, probe
 from .jobs import Cancelled, JobQueue, QueueFull
 from .stopping import STOPPING_MESSAGE, Stopping
-from .uploads import ByteBudget, Reservation, read_upload
+from .uploads import MULTIPART_SLACK, ByteBudget, Reservation, read_upload
 
 log = logging.getLogger("rlfn.serve")
 
@@ -67,14 +67,17 @@ class Settings:
     # host names (no port) the Host header may carry; None: any. A server on 127.0.0.1 without a token takes
     # only its own names, so that a web page cannot reach it through DNS rebinding
     allowed_hosts: frozenset[str] | None = None
-    # bytes of uploads received or held at once; None: max_bytes × (workers + 1), so that a worker always has
-    # its next image while one runs. More is refused with 503 before it is read
+    # bytes of uploads received or held at once; None: room for workers + 1 uploads of max_bytes (multipart
+    # included), so that a worker always has its next image while one runs. More is refused with 503 before
+    # it is read
     max_receiving: int | None = None
     grace: float = 5.0  # seconds running jobs may take to finish once the server is told to stop
 
     @property
     def receiving_limit(self) -> int:
-        return self.max_receiving if self.max_receiving is not None else self.max_bytes * (self.workers + 1)
+        if self.max_receiving is not None:
+            return self.max_receiving
+        return (self.max_bytes + MULTIPART_SLACK) * (self.workers + 1)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -294,12 +297,32 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
         if not jobs.has_room():  # refuse before reading an upload that would be refused anyway
             raise ApiError(503, "busy: every worker and queue place is taken; retry later",
                            {"Retry-After": str(jobs.retry_after())})
-        reservation = Reservation(receiving)  # the upload's bytes count until the answer is out
+        reservation = Reservation(receiving)  # the upload's bytes count until the endpoint has answered
         try:
-            data, filename = await read_upload(request, settings.max_bytes, reservation)
+            data, filename = await _read_unless_stopped(request, reservation)
             return await _upscale(request, entry, data, filename, format, quality)
         finally:
             reservation.release()
+
+    async def _read_unless_stopped(request: Request, reservation: Reservation) -> tuple[bytes, str | None]:
+        """The upload, unless the grace period of a stop ends first (a slow client must not hold the stop
+        until uvicorn cancels the request, which would answer it with a plain-text 500)."""
+        reading = asyncio.ensure_future(read_upload(request, settings.max_bytes, reservation))
+        hurry = asyncio.ensure_future(stopping.hurry.wait())
+        try:
+            await asyncio.wait({reading, hurry}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # this request itself is cancelled: so is its reading
+            reading.cancel()
+            raise
+        finally:
+            hurry.cancel()
+        if not reading.done():
+            reading.cancel()
+            await asyncio.wait({reading})  # let it end; whatever it ends with, the answer is the 503
+            if not reading.cancelled():
+                reading.exception()  # retrieved: an error it ended with is not logged as never retrieved
+            raise ApiError(503, STOPPING_MESSAGE, {"Retry-After": "10", "Connection": "close"})
+        return reading.result()
 
     async def _upscale(request: Request, entry, data: bytes, filename: str | None, format: str | None,
                        quality: int) -> Response:

@@ -18,14 +18,18 @@ class ByteBudget:
 
     The job queue bounds the work, not what is read before a job exists: without this, 40 clients sending
     20 MB each at once hold 800 MB. A request reserves its declared Content-Length before reading (or its
-    chunks as they come, when there is none) and keeps the reservation until its answer is sent; what does
-    not fit is refused with 503 and ``Retry-After``. Used from the event loop's thread only."""
+    chunks as they come, when there is none) and keeps the reservation until the endpoint has answered; what
+    does not fit is refused with 503 and ``Retry-After`` (413 if it could never fit). Used from the event
+    loop's thread only."""
 
     def __init__(self, limit: int):
         self.limit = limit
         self.used = 0
 
     def take(self, n: int) -> None:
+        if n > self.limit:  # would never fit, however long the client waits
+            raise ApiError(413, f"the upload is over the {self.limit:,} bytes this server receives at once "
+                                "(its --max-receiving)")
         if self.used + n > self.limit:
             raise ApiError(503, f"busy: this server is receiving {self.used:,} bytes of uploads already (limit "
                                 f"{self.limit:,}); retry later", {"Retry-After": "2"})
