@@ -69,10 +69,21 @@ def test_qtrle_alpha_is_upscaled_and_kept_exactly_as_images_are(tmp_path, capsys
     assert frames[0][:, :, 3].min() < 64 and frames[0][:8, :, 3].min() > 200  # a real alpha, not opaque
 
 
+def _has_encoder(name: str) -> bool:
+    try:
+        av.codec.Codec(name, "w")
+        return True
+    except Exception:  # noqa: BLE001 - an FFmpeg build without it
+        return False
+
+
+VP9 = pytest.mark.skipif(not _has_encoder("libvpx-vp9"), reason="this PyAV's FFmpeg has no libvpx-vp9")
+
+
 @pytest.mark.parametrize("codec,pix_fmt,muxer,suffix,out_suffix,out_codec,note", [
     ("ffv1", "yuva420p", "matroska", "mkv", "mkv", "ffv1", ""),
     ("ffv1", "yuva420p", "matroska", "mkv", "mov", "png", "written with png to keep it"),
-    ("libvpx-vp9", "yuva420p", "webm", "webm", "webm", "vp9", ""),
+    pytest.param("libvpx-vp9", "yuva420p", "webm", "webm", "webm", "vp9", "", marks=VP9),
 ])
 def test_alpha_is_kept_where_the_container_can_carry_it(tmp_path, capsys, up, codec, pix_fmt, muxer, suffix,
                                                         out_suffix, out_codec, note):
@@ -145,3 +156,13 @@ def test_mjpeg_output_works_and_a_refusing_encoder_is_one_line(tmp_path, capsys)
     assert rc == 1 and "the mpeg2video encoder refused this video" in err and "try another --codec" in err
     assert "Traceback" not in err and not (tmp_path / "m2.mkv").exists()
     assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
+
+
+def test_crf_with_alpha_and_no_codec_keeps_to_encoders_that_take_it(tmp_path, capsys):
+    src = make_alpha_clip(tmp_path / "anim.mov", "qtrle", "argb", "mov")
+    rc, err = upscale(capsys, src, "-o", tmp_path / "out.mov", "--crf", "18")
+    # no alpha encoder of .mov takes a CRF: libx264 at CRF 18, and the alpha is dropped with its warning
+    assert rc == 0 and "alpha channel is dropped" in err
+    assert read_rgba(tmp_path / "out.mov")[0] == "h264"
+    rc, err = upscale(capsys, src, "-o", tmp_path / "out.avi", "--crf", "0")
+    assert rc == 1 and "--crf 0: mpeg4 takes 1 to 31" in err

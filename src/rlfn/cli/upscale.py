@@ -50,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     v.add_argument("--crf", type=int_in(0, 63), default=None, metavar="N",
                    help="constant quality, lower is better (default: visually lossless, 17 for x264, 20 for "
                         "x265 and VP9, 22 for SVT-AV1: the encoders' own defaults smooth away the detail the "
-                        "upscale adds)")
+                        "upscale adds); for mpeg4, the .avi default, the quantiser, 1 to 31 (default 2)")
     v.add_argument("--batch", type=int_in(1, 256), default=4, metavar="N",
                    help="frames run through the network together (default: %(default)s); frames larger than a "
                         "tile are tiled one by one")

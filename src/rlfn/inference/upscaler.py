@@ -308,7 +308,7 @@ class Upscaler:
         exactly as :meth:`upscale_array` does.
         """
         if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[3] not in (3, 4):
-            raise ImageError(f"expected N×H×W×3 frames, got {getattr(frames, 'shape', type(frames).__name__)}")
+            raise ImageError(f"expected N×H×W×3 (or ×4) frames, got {getattr(frames, 'shape', type(frames).__name__)}")
         if frames.dtype not in (np.uint8, np.uint16):
             raise ImageError(f"unsupported pixel type {frames.dtype} for frames; use uint8 or uint16")
         n, h, w, _ = frames.shape

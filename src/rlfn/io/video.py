@@ -91,8 +91,9 @@ def check_codec(codec: str | None, crf: int | None) -> None:
         if codec not in _CRF_RANGE:
             raise VideoError(f"--crf: {codec} has no constant-quality setting rlfn knows; "
                              f"leave --crf out, or use {', '.join(_CRF_RANGE)}")
-        if crf > _CRF_RANGE[codec]:
-            raise VideoError(f"--crf {crf}: {codec} takes 0 to {_CRF_RANGE[codec]}")
+        low = 1 if codec == "mpeg4" else 0  # a quantiser, 1 (best) to 31
+        if not low <= crf <= _CRF_RANGE[codec]:
+            raise VideoError(f"--crf {crf}: {codec} takes {low} to {_CRF_RANGE[codec]}")
 
 
 def _why(e: BaseException) -> str:
@@ -321,11 +322,10 @@ class VideoWriter:
         self._warn = warn or (lambda _msg: None)
         info = source.info
         self.name = source.path.name
-        check_codec(codec, crf)
         self.container = av.open(str(path), mode="w", format=muxer)
         try:
             if codec is None and info.alpha:
-                codec = self._codec_for_alpha(info, muxer)
+                codec = self._codec_for_alpha(info, muxer, crf)
             codec = codec or _CONTAINER_CODEC.get(muxer, DEFAULT_CODEC)
             check_codec(codec, crf)
             self.codec = codec
@@ -334,13 +334,16 @@ class VideoWriter:
             self.abort()
             raise
 
-    def _codec_for_alpha(self, info: VideoInfo, muxer: str) -> str | None:
+    def _codec_for_alpha(self, info: VideoInfo, muxer: str, crf: int | None) -> str | None:
         """An encoder that keeps the input's alpha in ``muxer``: the input's own when it can, else the
-        container's first choice; None (and a warning) when the container has none."""
+        container's first choice; with ``crf``, only one that takes it. None when there is none (the
+        container's default then drops the alpha, with a warning)."""
         av = require_av()
         mine = _ENCODER_FOR.get(info.codec, info.codec)
         for name in (mine, *_ALPHA_CODECS.get(muxer, ())):
             if name not in _ALPHA_CODECS.get(muxer, ()) or name not in self.container.supported_codecs:
+                continue
+            if crf is not None and name not in _CRF_RANGE:
                 continue
             try:
                 c = av.codec.Codec(name, "w")
@@ -476,7 +479,7 @@ class VideoWriter:
             return self.stream.encode(frame)
         except self._av.error.FFmpegError as e:
             raise VideoError(f"{self.name}: the {self.codec} encoder refused this video ({self.pix_fmt}, "
-                             f"{self.size[0]}×{self.size[1]}: {_why(e)}); try another --codec, such as libx264") from None
+                             f"{self.size[0]}×{self.size[1]}: {_why(e)}); try another --codec (libx264 in .mp4 or .mkv plays everywhere)") from None
 
     def copy(self, packet) -> None:
         """Remux one packet of a copied stream as it is (no decoding, no re-encoding)."""
