@@ -243,3 +243,11 @@ def test_without_ray_the_flag_says_how_to_install_it(tmp_path):
     assert p.returncode != 0
     assert p.stderr.strip().count("\n") == 0 and 'pip install "rlfn[ray]"' in p.stderr, p.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_actors_the_cluster_cannot_place_are_refused_in_one_line(cluster, mixed, weights, tmp_path, capsys):
+    # Ray Data would wait for ever for a GPU actor on a cluster without GPUs
+    rc = cli.main(["upscale", str(mixed[0]), "-o", str(tmp_path / "out"), "--weights", str(weights), "--ray", "auto",
+                   "--gpus-per-actor", "1", "-q"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "GPUs" in err and "Traceback" not in err, err

@@ -73,11 +73,14 @@ def run(args: argparse.Namespace, opts: BatchOptions) -> int:
             print(f"model: {model.describe()}; ray: {res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs; "
                   f"{args.cpus_per_actor:g} CPUs and {args.gpus_per_actor:g} GPUs per actor; the precision is "
                   "chosen by each actor for its device", file=sys.stderr, flush=True)
-        result = upscale_dataset(
+        if str(args.device).startswith("cuda") and not args.gpus_per_actor:
+            raise RLFNError(f"--device {args.device} with --ray needs GPUs for the actors: --gpus-per-actor 1 (or a "
+                            "fraction)")
+        result = _in_one_line(ray, lambda: upscale_dataset(
             args.inputs, args.output, model=model, options=opts, batch_size=args.images_per_task,
             concurrency=args.actors, num_cpus=args.cpus_per_actor, num_gpus=args.gpus_per_actor,
             device=args.device, precision=args.precision, tile=args.tile, tile_pad=args.tile_pad, alpha=args.alpha,
-            fast=args.fast, manifest_path=args.manifest, on_row=on_row)
+            fast=args.fast, manifest_path=args.manifest, on_row=on_row))
     finally:
         if connected:
             ray.shutdown()
@@ -88,3 +91,14 @@ def run(args: argparse.Namespace, opts: BatchOptions) -> int:
         print(summary.line(), file=sys.stderr)
         print(f"manifest: {result.manifest}", file=sys.stderr, flush=True)
     return 1 if summary.failed else 0
+
+
+def _in_one_line(ray, job):
+    """``job()``, with an error raised inside Ray (an actor that cannot start, a worker without the extras) as
+    one line: Ray's own message carries the remote traceback."""
+    try:
+        return job()
+    except ray.exceptions.RayError as e:
+        lines = [ln for ln in str(e).splitlines() if ln.strip()]
+        cause = next((ln for ln in reversed(lines) if not ln.startswith((" ", "Traceback"))), type(e).__name__)
+        raise RLFNError(f"--ray: the job failed in Ray ({type(e).__name__}: {cause.strip()[:300]})") from None

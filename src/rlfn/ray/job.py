@@ -147,12 +147,19 @@ def upscale_dataset(
 
 
 def _pool_size(ray, concurrency, num_cpus: float, num_gpus: float, tasks: int):
-    """Actors: as asked, else as many as the cluster's CPUs (or GPUs) hold, never more than there are tasks."""
-    if concurrency is not None:
-        return concurrency
+    """Actors: as many as the cluster's CPUs (or GPUs) hold, at most ``concurrency`` and the tasks. Ray Data
+    would wait for ever for actors a fixed cluster cannot place: refused here, in one line."""
     res = ray.cluster_resources()
-    fits = int(res.get("GPU", 0) // num_gpus) if num_gpus else int(res.get("CPU", 1) // max(num_cpus, 1e-9))
-    return max(1, min(fits, tasks))
+    cpus, gpus = res.get("CPU", 0), res.get("GPU", 0)
+    if num_gpus > gpus or num_cpus > cpus:
+        raise RLFNError(f"one actor asks for {num_cpus:g} CPUs and {num_gpus:g} GPUs; the Ray cluster has {cpus:g} "
+                        f"and {gpus:g}: ask for less per actor, or join a cluster that has them")
+    if isinstance(concurrency, tuple):  # (min, max), as Ray Data takes it
+        return concurrency
+    fits = int(gpus // num_gpus) if num_gpus else int(cpus // max(num_cpus, 1e-9))
+    if concurrency is not None and concurrency > fits:
+        return (1, concurrency)  # an upper bound: as many as can be placed, more if the cluster grows
+    return max(1, min(concurrency or fits, tasks))
 
 
 def _run(ray, worker: type, todo: list[dict], model, opts: BatchOptions, rows: list[dict], report, *, batch_size: int,

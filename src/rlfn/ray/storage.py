@@ -77,7 +77,8 @@ def read_bytes(location: str) -> bytes:
 
 
 def existing(locations: Iterable[str]) -> set[str]:
-    """Which of ``locations`` exist (one listing call per remote filesystem, not one per file)."""
+    """Which of ``locations`` exist: local ones by a stat each, remote ones by one ``get_file_info`` call per
+    filesystem (which an object store may still answer with a request per path)."""
     from collections import defaultdict
 
     found, by_fs = set(), defaultdict(list)
