@@ -86,11 +86,12 @@ def run(args: argparse.Namespace) -> int:
 
         _, weights = export_ncnn(model, out, overwrite=args.overwrite)
         what, runtime = f"ncnn, + {weights.name}, float32 weights, blobs data → output", "ncnn"
-        _note_upscayl_scale(out, model.scale)
+        if not args.quiet:
+            _note_upscayl_scale(out, model.scale)
     else:
         export_torchscript(model, out, overwrite=args.overwrite)
         what, runtime = "TorchScript", "TorchScript"
-    size = out.stat().st_size + (out.with_suffix(".bin").stat().st_size if fmt == "ncnn" else 0)
+    size = out.stat().st_size + (weights.stat().st_size if fmt == "ncnn" else 0)
     say(f"wrote {out} ({size / 1e6:.2f} MB, {what}, dynamic height and width): {model.describe()}")
     if args.no_check:
         return 0
