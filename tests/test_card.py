@@ -128,5 +128,5 @@ def test_card_refuses_what_it_cannot_describe(tmp_path, capsys):
     argv = ["export", "rlfn", "-s", "4", "--pretrained", "official", "--card", "-o", str(tmp_path), "--url", "u"]
     rc = main(argv)
     err = capsys.readouterr().err
-    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "ships" in err, err
     assert not list(tmp_path.iterdir())

@@ -146,7 +146,7 @@ def _note_upscayl_scale(out: Path, scale: int) -> None:
 def _card(args: argparse.Namespace) -> int:
     """``--card``: the OpenModelDB card of a shipped model, and its sample pair, in the folder ``-o``."""
     from ..models.weights import find_weights
-    from ..perf.card import build_card, card_id, write_sample
+    from ..perf.card import SHIPPED_TAGS, build_card, card_id, write_sample
 
     checkout = Path(__file__).resolve().parents[3]  # src/rlfn/cli/export.py → the checkout's root
     folder = Path(args.output)
@@ -162,10 +162,10 @@ def _card(args: argparse.Namespace) -> int:
         raise RLFNError("--card is for the weights this project ships; name a model (and --pretrained), not --weights")
     model = load_from_args(args, "cpu")
     weights = find_weights(model.variant, model.scale, args.pretrained)
-    name = card_id(model.variant, model.scale, weights.tag) if weights.tag in ("ours", "real") else None
-    if name is None:
-        raise RLFNError(f"--card is for the weights this project ships (ours, real); {model.variant} x{model.scale} "
-                        f"{weights.tag} are not")
+    if weights.tag not in SHIPPED_TAGS:
+        raise RLFNError(f"--card is for the weights this project ships ({', '.join(SHIPPED_TAGS)}); "
+                        f"{model.variant} x{model.scale} {weights.tag} are not")
+    name = card_id(model.variant, model.scale, weights.tag)
     json_path, lr, sr = folder / f"{name}.json", folder / f"{name}_lr.png", folder / f"{name}_sr.png"
     for f in (json_path, lr, sr):
         refuse_existing(f, args.overwrite)
