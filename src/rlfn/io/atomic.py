@@ -27,12 +27,18 @@ def is_temp_name(name: str) -> bool:
     return bool(_TEMP_RE.match(name))
 
 
+def temp_name(name: str) -> str:
+    """A fresh temporary name for a file called ``name`` (the form :func:`is_temp_name` knows), for writers
+    that create the file themselves (another filesystem than the local one)."""
+    return f".{name}.rlfn-{secrets.token_hex(4)}.part"
+
+
 def _new_temp_file(parent: Path, path: Path) -> str:
     """An empty, exclusively created file beside ``path``, with the permissions a plain open() would give
     (``tempfile.mkstemp`` makes files private, 0600, which is wrong for images people share). The name is
     registered before the file exists, so no signal finds a file that is not registered."""
     for _ in range(100):
-        tmp = str(parent / f".{path.name}.rlfn-{secrets.token_hex(4)}.part")
+        tmp = str(parent / temp_name(path.name))
         with _live_lock:
             _live.add(tmp)
         try:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import secrets
 from pathlib import Path
 from typing import Iterable
 from urllib.parse import unquote, urlparse
 
 from ..errors import ImageError, WriteError
-from ..io.atomic import atomic_write, is_temp_name
+from ..io.atomic import atomic_write, is_temp_name, temp_name
 from ..io.files import check_input, describe
 from ..io.media import MEDIA_SUFFIXES
 
@@ -112,7 +111,7 @@ def write_bytes(location: str, data: bytes, overwrite: bool = False) -> None:
             return
         parent, name = path.rsplit("/", 1)
         filesystem.create_dir(parent, recursive=True)
-        tmp = f"{parent}/.{name}.rlfn-{secrets.token_hex(4)}.part"  # the name rlfn.io.atomic uses
+        tmp = f"{parent}/{temp_name(name)}"
         try:
             with filesystem.open_output_stream(tmp) as f:
                 f.write(data)
