@@ -124,7 +124,7 @@ def build_card(model: SRModel, weights: Weights, training_dir: Path, *, urls: li
         "trainingHRSize": int(data["patch_size"]) * model.scale,  # rlfn train's patch_size is the LR patch
         "trainingOTF": (data.get("degradation") or {}).get("kind") == "realworld",
         "dataset": entry.get("data"),
-        "images": [] if sample is None else [{"type": "paired", "caption": "rlfn upscale, whole image",
+        "images": [] if sample is None else [{"type": "paired", "caption": "the model in float32, whole image",
                                               "LR": sample[0], "SR": sample[1]}],
     }
     size = _dataset_size(config, training_dir.parent)
