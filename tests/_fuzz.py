@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import random
 import signal
@@ -539,6 +540,65 @@ def fuzz_signals(root: Path, weights: Path, rng: random.Random, rep: Report, sig
     _no_leftovers(rep, "signal", root)
 
 
+# ---- output sizes ------------------------------------------------------------------------------------------------
+
+# One child process under a 6 GiB address-space limit runs every case (one torch import): an output that cannot
+# fit must be refused up front in one line, never grow until the limit (a MemoryError) or the OOM killer.
+_SIZES_CHILD = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, 6 * 2**30))
+from rlfn.cli.main import main
+import contextlib, io
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            rc = main(argv)
+        except BaseException as e:
+            rc, _ = -1, err.write("Traceback (escaped main): %r" % e)
+    print(json.dumps([rc, err.getvalue()]), flush=True)
+"""
+SIZE_VALUES = ("1", "2", "7", "33", "513", "4096", "65535", "70000", "100000", "1048576")
+
+
+def fuzz_sizes(root: Path, weights: Path, rng: random.Random, rep: Report, n: int) -> None:
+    """Random --width/--height/--outscale on small images: an image of the asked size, or one refusal line."""
+    root.mkdir(parents=True)
+    cases, sizes = [], []
+    for i in range(n):
+        w, h = rng.randint(1, 24), rng.randint(1, 24)
+        img = root / f"s{i}.png"
+        Image.fromarray(_pixels(rng, h, w, 3)).save(img)
+        how = rng.choice(["width", "height", "both", "outscale"])
+        args = {"width": ["--width", rng.choice(SIZE_VALUES)], "height": ["--height", rng.choice(SIZE_VALUES)],
+                "both": ["--width", rng.choice(SIZE_VALUES), "--height", rng.choice(SIZE_VALUES)],
+                "outscale": ["--outscale", rng.choice(["0.5", "1", "3", "7.5", "300", "5000"])]}[how]
+        out = root / f"o{i}.png"
+        cases.append(["upscale", str(img), "-o", str(out), "--weights", str(weights), "-q", *args])
+        sizes.append((w, h, args, out))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    r = subprocess.run([sys.executable, "-c", _SIZES_CHILD, json.dumps(cases)], capture_output=True, text=True,
+                       env=env, timeout=600)
+    results = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("[")]
+    if len(results) != len(cases):
+        rep.fail("size", f"the child stopped after {len(results)} of {len(cases)} cases (exit {r.returncode}): "
+                         f"{r.stderr[-500:]}")
+    for (rc, err), (w, h, args, out) in zip(results, sizes):
+        kind = f"size/{args[0]}"
+        rep.cases[kind] += 1
+        _no_traceback(rep, kind, err)
+        if "out of memory" in err or "MemoryError" in err:
+            rep.fail(kind, f"{w}x{h} {args}: ran out of memory instead of refusing up front: {err.strip()[:300]}")
+        elif rc == 0:
+            if not out.exists():
+                rep.fail(kind, f"{w}x{h} {args}: exit 0 and no output")
+        elif rc not in (1, 2) or len([ln for ln in err.splitlines() if "error" in ln]) != 1:  # 2: an argument
+            rep.fail(kind, f"{w}x{h} {args}: exit {rc}, expected one error line: {err.strip()[:300]}")
+        elif out.exists():
+            rep.fail(kind, f"{w}x{h} {args}: refused but {out.name} was written")
+    _no_leftovers(rep, "size", root)
+
+
 # ---- checks and the driver -------------------------------------------------------------------------------------
 
 
@@ -585,6 +645,7 @@ def run_fuzz(root: Path, seed: int = 0, seconds: float = 40.0, batch: int = 40, 
             fuzz_checkpoints(base / "checkpoints", weights, image, rng, rep, batch // 2)
             fuzz_configs(base / "configs", rng, rep, batch // 4)
             fuzz_numbers(base / "numbers", image, rng, rep, batch)
+            fuzz_sizes(base / "sizes", weights, rng, rep, max(4, batch // 4))
             r += 1
     finally:
         os.chdir(cwd)
