@@ -1,5 +1,6 @@
-"""Learning curves of training runs: validation PSNR (Set5, Y) against training steps and against training
-hours, one line per run, from each run's metrics.jsonl (the records TensorBoard also shows).
+"""Learning curves of training runs: validation PSNR (Y) against training steps and against training hours,
+one line per run, one row of plots per validation set (`--dataset`, repeatable; default Set5), from each run's metrics.jsonl
+(the records TensorBoard also shows).
 
 A run is LABEL=DIR[,DIR...]: several folders are a chain of runs, each started from the one before it, so
 their steps and hours are drawn one after another. Hours are the compute the steps took (each logged
@@ -8,6 +9,11 @@ after a resume count once.
 
     python scripts/plot_val_curve.py x2=runs/campaign_rlfn_s_x2 x4=runs/campaign_rlfn_s_x4 \
         -o docs/campaign_curve.png [--reference x2=38.06 --reference x4=32.25]
+    python scripts/plot_val_curve.py x4=runs/photos_x4_from_x4 --dataset photos_val --dataset Set5 \
+        --dataset Set14 --reference x4/Set5=32.25 --reference x4/Set14=28.62 \
+        --minimum x4/Set5=31.8 --minimum x4/Set14=28.35 -o docs/photos_curve.png
+
+A reference (or --minimum) is LABEL=PSNR (the first --dataset) or LABEL/DATASET=PSNR.
 """
 from __future__ import annotations
 
@@ -60,7 +66,7 @@ def interpolate(table: dict[int, float], step: int) -> float:
     return table[lo] + (table[hi] - table[lo]) * (step - lo) / (hi - lo)
 
 
-def chain_curve(run_dirs: list[str]) -> Curve:
+def chain_curve(run_dirs: list[str], dataset: str = "Set5") -> Curve:
     c = Curve()
     step0, hour0 = 0, 0.0
     for run in run_dirs:
@@ -70,7 +76,8 @@ def chain_curve(run_dirs: list[str]) -> Curve:
         starts: dict[tuple[int, str], int] = {}
         for r in recs:
             starts.setdefault((r["stage"], r["stage_name"]), r["global_step"] - r["step"])
-            if r.get("kind") == "val" and "degrade" not in r:  # the clean LR's curve
+            # the clean LR's curve on this dataset (records before datasets were named are Set5's)
+            if r.get("kind") == "val" and "degrade" not in r and r.get("dataset", "Set5") == dataset:
                 val[r["global_step"]] = r  # a resumed run repeats steps: keep the last record
                 c.bicubic = r["bicubic_psnr"]
         for (_, name), start in sorted(starts.items()):
@@ -87,8 +94,12 @@ def chain_curve(run_dirs: list[str]) -> Curve:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", metavar="LABEL=RUN_DIR[,RUN_DIR...]")
-    ap.add_argument("--reference", action="append", default=[], metavar="LABEL=PSNR",
+    ap.add_argument("--dataset", action="append", default=[],
+                    help="a validation set to draw (repeatable; default Set5)")
+    ap.add_argument("--reference", action="append", default=[], metavar="LABEL[/DATASET]=PSNR",
                     help="a published PSNR to draw as a line (repeatable)")
+    ap.add_argument("--minimum", action="append", default=[], metavar="LABEL[/DATASET]=PSNR",
+                    help="an issue's minimum to draw as a line (repeatable)")
     ap.add_argument("--title", default="RLFN-S trained on this project's 2-core CPU")
     ap.add_argument("-o", "--output", default="docs/campaign_curve.png")
     args = ap.parse_args()
@@ -97,28 +108,39 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    datasets = args.dataset or ["Set5"]
     refs = dict(r.split("=", 1) for r in args.reference)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for i, spec in enumerate(args.runs):
-        label, _, dirs = spec.partition("=")
-        c = chain_curve(dirs.split(","))
-        colour = f"C{i}"
-        for ax, xs in ((axes[0], c.steps), (axes[1], c.hours)):
-            ax.plot(xs, c.psnr, "-", color=colour, label=f"ours {label} (best {max(c.psnr):.2f} dB)")
-            ax.axhline(c.bicubic, color=colour, linestyle=":", linewidth=1, label=f"bicubic {label}")
-            if label in refs:
-                ax.axhline(float(refs[label]), color=colour, linestyle="--", linewidth=1,
-                           label=f"official {label} ({float(refs[label]):.2f})")
-        for step, hour, name in c.stages:
-            for ax, x in ((axes[0], step), (axes[1], hour)):
-                ax.axvline(x, color=colour, alpha=0.25, linewidth=0.8)
-                ax.text(x, c.bicubic, f" {label} {name}", rotation=90, fontsize=7, va="bottom", color=colour)
-    axes[0].set_xlabel("training steps (batch 16)")
-    axes[1].set_xlabel("training hours (wall clock, 2 CPU cores)")
-    for ax in axes:
-        ax.set_ylabel("Set5 PSNR (dB, Y channel)")
-        ax.grid(alpha=0.3)
-    axes[1].legend(loc="lower right", fontsize=8)
+    minima = dict(r.split("=", 1) for r in args.minimum)
+    # one row per validation set (their bicubic levels differ by dB), steps on the left, hours on the right
+    fig, grid = plt.subplots(len(datasets), 2, figsize=(12, 4.5 * len(datasets)), squeeze=False)
+    for row, dataset in zip(grid, datasets):
+        for i, spec in enumerate(args.runs):
+            label, _, dirs = spec.partition("=")
+            c = chain_curve(dirs.split(","), dataset)
+            if not c.steps:
+                raise SystemExit(f"plot_val_curve: {dirs}: no validation records of {dataset}")
+            ref = refs.get(f"{label}/{dataset}", refs.get(label) if dataset == datasets[0] else None)
+            low = minima.get(f"{label}/{dataset}", minima.get(label) if dataset == datasets[0] else None)
+            colour = f"C{i}"
+            for ax, xs in ((row[0], c.steps), (row[1], c.hours)):
+                ax.plot(xs, c.psnr, "-", color=colour, label=f"ours {label} (best {max(c.psnr):.2f} dB)")
+                ax.axhline(c.bicubic, color=colour, linestyle=":", linewidth=1, label=f"bicubic {label}")
+                if ref is not None:
+                    ax.axhline(float(ref), color=colour, linestyle="--", linewidth=1,
+                               label=f"official {label} ({float(ref):.2f})")
+                if low is not None:
+                    ax.axhline(float(low), color=colour, linestyle="-.", linewidth=1,
+                               label=f"minimum asked {label} ({float(low):.2f})")
+            for step, hour, stage in c.stages:
+                for ax, x in ((row[0], step), (row[1], hour)):
+                    ax.axvline(x, color=colour, alpha=0.25, linewidth=0.8)
+                    ax.text(x, c.bicubic, f" {label} {stage}", rotation=90, fontsize=7, va="bottom", color=colour)
+        row[0].set_xlabel("training steps (batch 16)")
+        row[1].set_xlabel("training hours (wall clock, 2 CPU cores)")
+        for ax in row:
+            ax.set_ylabel(f"{dataset} PSNR (dB, Y channel)")
+            ax.grid(alpha=0.3)
+        row[1].legend(loc="lower right", fontsize=8)
     fig.suptitle(args.title)
     fig.tight_layout()
     fig.savefig(args.output, dpi=110)
