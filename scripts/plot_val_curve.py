@@ -1,6 +1,6 @@
 """Learning curves of training runs: validation PSNR (Y) against training steps and against training hours,
-one line per run, one row of plots per validation set (`--dataset`, repeatable; default Set5), from each run's metrics.jsonl
-(the records TensorBoard also shows).
+one line per run, one row of plots per validation set (`--dataset`, repeatable; default Set5), from each
+run's metrics.jsonl (the records TensorBoard also shows).
 
 A run is LABEL=DIR[,DIR...]: several folders are a chain of runs, each started from the one before it, so
 their steps and hours are drawn one after another. Hours are the compute the steps took (each logged
