@@ -1,5 +1,6 @@
-"""``rlfn export``: a model to ONNX (dynamic height and width, checked with onnxruntime), TorchScript or ncnn
-(checked with the ncnn Python binding); ``--card`` writes an OpenModelDB card for a shipped model instead."""
+"""``rlfn export``: a model to ONNX (dynamic height and width, checked with onnxruntime), TorchScript, ncnn
+(checked with the ncnn Python binding) or its weights alone as safetensors (a training checkpoint's EMA, or a
+pickled ``.pth`` made safe to share); ``--card`` writes an OpenModelDB card for a shipped model instead."""
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     p.add_argument("--output", "-o", required=True, metavar="FILE",
                    help="where to write the model: .onnx for ONNX, .pt or .ts for TorchScript, NAME.param for ncnn "
-                        "(NAME.bin beside it; docs/deploy.md); with --card, a folder")
-    p.add_argument("--format", choices=("onnx", "torchscript", "ncnn"), default=None,
+                        "(NAME.bin beside it; docs/deploy.md), .safetensors for the weights alone (a training "
+                        "checkpoint's EMA weights, with its run and step); with --card, a folder")
+    p.add_argument("--format", choices=("onnx", "torchscript", "ncnn", "safetensors"), default=None,
                    help="file format (default: from the output's suffix; ONNX when unknown)")
     p.add_argument("--opset", type=int_in(17, 99), default=17, help="ONNX opset, 17 or newer (default: %(default)s)")
     # One image per --check (repeat it for more): a list option would swallow the model name that follows
@@ -52,11 +54,13 @@ def _format(args: argparse.Namespace, out: Path) -> str:
     if args.format:
         return args.format
     suffix = out.suffix.lower()
+    if suffix == ".safetensors":
+        return "safetensors"
     return "torchscript" if suffix in (".pt", ".ts", ".torchscript") else "ncnn" if suffix == ".param" else "onnx"
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..perf.export import export_onnx, export_torchscript
+    from ..perf.export import export_onnx, export_safetensors, export_torchscript
 
     if args.model_pos is not None:
         if args.model is not None and args.model != args.model_pos:
@@ -81,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
     if fmt == "onnx":
         export_onnx(model, out, opset=args.opset, overwrite=args.overwrite)
         what, runtime = f"opset {args.opset}", "onnxruntime"
+    elif fmt == "safetensors":
+        export_safetensors(model, out, overwrite=args.overwrite)
+        what, runtime = f"safetensors, float32 weights, input range [0, {model.pixel_range:g}]", "the reloaded file"
     elif fmt == "ncnn":
         from ..perf.ncnn_export import export_ncnn
 
@@ -92,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         export_torchscript(model, out, overwrite=args.overwrite)
         what, runtime = "TorchScript", "TorchScript"
     size = out.stat().st_size + (weights.stat().st_size if fmt == "ncnn" else 0)
-    say(f"wrote {out} ({size / 1e6:.2f} MB, {what}, dynamic height and width): {model.describe()}")
+    shape = "" if fmt == "safetensors" else ", dynamic height and width"
+    say(f"wrote {out} ({size / 1e6:.2f} MB, {what}{shape}): {model.describe()}")
     if args.no_check:
         return 0
     try:
@@ -116,6 +124,10 @@ def _load_exported(out: Path, fmt: str):
         from ..inference.ncnn_backend import load_ncnn
 
         return load_ncnn(out)
+    if fmt == "safetensors":
+        from ..models.loader import load_file
+
+        return load_file(out)
     from ..inference.backends import load_onnx, load_torchscript
 
     return load_onnx(out) if fmt == "onnx" else load_torchscript(out)

@@ -1,5 +1,5 @@
 """ONNX export with dynamic height and width, and an ONNX Runtime backend with the SRModel calling convention;
-TorchScript export (for libtorch) with the same graph.
+TorchScript export (for libtorch) with the same graph; the weights alone as safetensors.
 
 The exported graph takes ``input``: N×3×H×W float32 in [0, 1] and returns ``output``: N×3×sH×sW in [0, 1]
 (the pixel range of the weights and the final clamp are inside the graph); H and W are dynamic, N too.
@@ -99,3 +99,24 @@ def export_torchscript(model: SRModel, path: str | Path, *, example_size: tuple[
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice
         atomic_write(path, lambda tmp: torch.jit.save(traced, str(tmp), _extra_files=extra), overwrite=overwrite)
+
+
+def export_safetensors(model: SRModel, path: str | Path, *, overwrite: bool = False) -> None:
+    """Write the weights of ``model`` alone (float32) as safetensors, with what loading them needs in the
+    metadata: variant, scale and pixel range (so official [0, 255] weights stay [0, 255]), plus what the source
+    said of itself (a training checkpoint: its run, stage and step).
+
+    The loader reads a training checkpoint's EMA weights, so this turns a run's ``best.pt`` (1.9 MB of RLFN-S
+    weights among 7.7 MB of optimiser and resume state) into the file that ``--weights`` takes and the package
+    ships; and an official pickled ``.pth`` into a file that loads without unpickling anything."""
+    from ..models.checkpoint import save_safetensors
+    from ..models.rlfn import RLFN
+
+    if not isinstance(model.module, RLFN):
+        raise ConfigError(f"safetensors export handles RLFN models only; this is a {model.architecture} model")
+    refuse_existing(path, overwrite)
+    meta: dict[str, object] = dict(model.metadata)
+    meta.update(variant=model.variant, scale=model.scale, pixel_range=model.pixel_range)
+    if model.source and "exported_from" not in meta:
+        meta["exported_from"] = Path(model.source).name
+    save_safetensors(model.module, path, meta, overwrite=overwrite)
