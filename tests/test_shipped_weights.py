@@ -1,9 +1,11 @@
 """The weights this project ships reach what their issues asked, scored on the benchmarks in ../shared.
 
 - ours (bicubic-trained) RLFN-S: Set5 PSNR (Y) of at least 31.0 dB at ×4 and 37.0 dB at ×2 (issue 10);
+- ours RLFN-S, issue 24's minimums: ×4 Set5 31.8 and Set14 28.35 dB, ×2 Set5 37.75 and Set14 33.35 dB;
 - real-world RLFN-S ×4: on LR degraded as photos from the web are (JPEG 50; noise σ 10 then JPEG 70) at
   least 1 dB above the default weights on Set5 and Set14, and at most 1.5 dB below them on clean LR
-  (issue 15).
+  (issue 15); ``--denoise 0.5`` in between the two on every kind of LR (issue 24: network interpolation
+  works only while the two weights stay close, so a new default needs real-world weights trained from it).
 """
 from __future__ import annotations
 
@@ -23,6 +25,24 @@ def _psnr(model, folder, spec: str = "clean") -> float:
 def test_our_default_weights_reach_the_minimum_on_set5(benchmarks_dir, scale, minimum):
     model = load_model("rlfn_s", scale, pretrained="ours")
     assert _psnr(model, benchmarks_dir / "Set5") >= minimum
+
+
+def _not_yet(scale: int, dataset: str, minimum: float, measured: float):
+    """Issue 24's minimum, strict: reaching it fails the test until the mark is removed."""
+    return pytest.param(scale, dataset, minimum, marks=pytest.mark.xfail(
+        strict=True, reason=f"issue 24 open: the shipped x{scale} gives {measured:.2f} dB on {dataset}"))
+
+
+@pytest.mark.parametrize("scale, dataset, minimum", [
+    _not_yet(4, "Set5", 31.8, 31.31),
+    _not_yet(4, "Set14", 28.35, 28.07),
+    _not_yet(2, "Set5", 37.75, 37.43),
+    _not_yet(2, "Set14", 33.35, 33.02),
+])
+def test_our_default_weights_reach_issue_24_minimums(benchmarks_dir, scale, dataset, minimum):
+    model = load_model("rlfn_s", scale, pretrained="ours")
+    psnr = _psnr(model, benchmarks_dir / dataset)
+    assert psnr >= minimum, f"x{scale} {dataset}: {psnr:.3f} dB"
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +76,13 @@ def test_real_world_weights_lose_at_most_1_5_db_on_clean_lr(benchmarks_dir, pair
     default, real = pair
     loss = _psnr(default, benchmarks_dir / dataset) - _psnr(real, benchmarks_dir / dataset)
     assert loss <= 1.5, f"{dataset}: {loss:.2f} dB below the default weights on clean LR"
+
+
+@pytest.mark.parametrize("spec", ["clean", "jpeg50", "noise10+jpeg70"])
+def test_denoise_half_lies_between_the_default_and_the_real_world_weights(benchmarks_dir, pair, spec):
+    """Network interpolation needs two weights of one lineage: a default trained far from the real-world
+    weights' parent gives a mixture worse than both (measured: clean Set5 29.68 dB against 31.70 and 30.55)."""
+    default, real = pair
+    half = load_model("rlfn_s", 4, denoise=0.5)
+    a, b, h = (_psnr(m, benchmarks_dir / "Set5", spec) for m in (default, real, half))
+    assert h >= min(a, b) - 0.05, f"Set5 {spec}: --denoise 0.5 {h:.2f} dB, default {a:.2f}, real-world {b:.2f}"
