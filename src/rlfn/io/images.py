@@ -171,16 +171,28 @@ def read_rgb(path: str | Path) -> torch.Tensor:
 def read_alpha(path: str | Path) -> torch.Tensor | None:
     """An image file's alpha channel as a float32 1×H×W tensor in [0, 255]; None when it has none or it is
     fully opaque (a palette's transparency counts)."""
+    im = open_image(path)
+    with reading(path, ImageError, "cannot decode image"):
+        return _alpha_tensor(im)
+
+
+def read_rgb_alpha(path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """:func:`read_rgb` and :func:`read_alpha` of one file, decoded once."""
+    im = open_image(path)
+    with reading(path, ImageError, "cannot decode image"):
+        im.load()
+        return _rgb_tensor(im), _alpha_tensor(im)
+
+
+def _alpha_tensor(im: Image.Image) -> torch.Tensor | None:
     import torch
 
-    im = open_image(path)
     if "A" not in im.getbands() and "transparency" not in im.info:
         return None
-    with reading(path, ImageError, "cannot decode image"):
-        if im.mode in ("LA", "RGBA", "La", "RGBa", "PA"):
-            a = np.asarray(im.getchannel("A"), dtype=np.uint8)
-        else:
-            a = np.asarray(im.convert("RGBA").getchannel("A"), dtype=np.uint8)
+    if im.mode in ("LA", "RGBA", "La", "RGBa", "PA"):
+        a = np.asarray(im.getchannel("A"), dtype=np.uint8)
+    else:
+        a = np.asarray(im.convert("RGBA").getchannel("A"), dtype=np.uint8)
     if a.min() == 255:
         return None
     return torch.from_numpy(a.astype(np.float32))[None]

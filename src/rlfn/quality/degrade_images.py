@@ -24,7 +24,7 @@ from typing import Callable, Union
 import torch
 
 from ..errors import ImageError, WriteError
-from ..io.images import list_images, read_alpha, read_rgb, save_rgb
+from ..io.images import list_images, read_rgb_alpha, save_rgb
 from ..progress import progress
 from .degradation import make_lr, modcrop
 from .realworld import EvalDegradation, RealWorldConfig, degrade, degrade_for_eval, image_seed
@@ -94,12 +94,11 @@ def degrade_folder(in_dir: str | Path, out_dir: str | Path, scale: int, recipe: 
     written = []
     for f, target in progress(list(zip(files, targets)), desc=in_dir.name, quiet=quiet, unit="img"):
         try:
-            hr = read_rgb(f)
+            hr, alpha = read_rgb_alpha(f)
             if min(hr.shape[-2:]) < scale:
                 raise ImageError(f"{f}: {hr.shape[-1]}×{hr.shape[-2]} pixels is too small for ×{scale} (the HR needs "
                                  f"at least {scale}×{scale} pixels, one LR pixel)")
             lr = make_degraded_lr(hr, scale, recipe, f.stem, seed)
-            alpha = read_alpha(f)
             if alpha is not None:  # kept, downscaled by the MATLAB bicubic: noise and JPEG belong to the colour
                 lr = torch.cat([lr.float(), make_lr(modcrop(alpha, scale), scale)], 0)
         except ImageError as e:
