@@ -1,35 +1,38 @@
 #!/usr/bin/env bash
 # Issue 24's campaign on a lent GPU, sized to SECONDS of training (run on the device machine, from the
 # repository root, with gpu_pack/ carried; see scripts/gpu_pack.sh):
-#   bash scripts/gpu_campaign.sh SECONDS
-# A probe of PROBE steps (default 200) measures steps/s; the run (configs/photos_x4_gpu.yaml) then gets the
+#   bash scripts/gpu_campaign.sh SECONDS                                   # x4: configs/photos_x4_gpu.yaml
+#   CFG=configs/photos_x2_gpu.yaml bash scripts/gpu_campaign.sh SECONDS    # x2
+# A probe of PROBE steps (default 200) measures steps/s; the run (CFG) then gets the
 # steps that fit in SECONDS, so that its cosine ends, validates at its end and exports its EMA weights. It is
 # stopped cleanly (last.pt written) if it overruns by more than a minute. What comes back under $OUT
 # (default gpu_pack_out/): weights.safetensors, train.log, metrics.jsonl, config.resolved.yaml, last.pt.
-# Back here: copy them to training/photos_x4_gpu/, and go on on the CPU from training/photos_x4_gpu/weights.safetensors.
+# Back here: copy them to training/<run>/, and go on on the CPU from training/<run>/weights.safetensors.
 set -u
 SECS=${1:?usage: scripts/gpu_campaign.sh SECONDS} PROBE=${PROBE:-200} OUT=${OUT:-gpu_pack_out}
 PY=${PYTHON:-python3}
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-cfg=configs/photos_x4_gpu.yaml
-rm -rf runs/photos_x4_gpu.probe
+cfg=${CFG:-configs/photos_x4_gpu.yaml}
+name=$(grep -m1 '^name:' "$cfg" | awk '{print $2}') || exit 2
+probe=runs/$name.probe
+rm -rf "$probe"
 echo "== probe: $PROBE steps"
-timeout -s TERM 300 "$PY" -m rlfn train $cfg --quiet --set out_dir=runs/photos_x4_gpu.probe \
+timeout -s TERM 300 "$PY" -m rlfn train $cfg --quiet --set out_dir=$probe \
     --set stages.0.steps=$PROBE --set optim.warmup_steps=5 --set val.every=100000 \
     --set train.checkpoint_every=100000 --set train.log_every=50 || exit 1
-rate=$(grep -o '[0-9.]* it/s' runs/photos_x4_gpu.probe/train.log | tail -1 | cut -d' ' -f1)
+rate=$(grep -o '[0-9.]* it/s' $probe/train.log | tail -1 | cut -d' ' -f1)
 steps=$("$PY" -c "print(max(500, int($rate * $SECS) // 100 * 100))")
 echo "== probe rate $rate steps/s ($("$PY" -c "print(round($rate * 64))") patches/s): $steps steps in ${SECS}s"
 every=$(( steps / 4 > 500 ? steps / 4 : 500 ))
 timeout -s TERM $(( SECS + 60 )) "$PY" -m rlfn train $cfg --quiet --set stages.0.steps=$steps \
     --set val.every=$every
 echo "== train exit $?"
-run=runs/photos_x4_gpu
+run=runs/$name
 cp "$run"/train.log "$run"/metrics.jsonl "$OUT"/ 2>/dev/null
 cp "$run"/config.yaml "$OUT"/config.resolved.yaml 2>/dev/null
 cp "$run"/checkpoints/last.pt "$OUT"/ 2>/dev/null
-[[ -f $run/rlfn_s_x4.safetensors ]] && cp "$run"/rlfn_s_x4.safetensors "$OUT"/weights.safetensors
+for w in "$run"/rlfn*_x?.safetensors; do [[ -f $w ]] && cp "$w" "$OUT"/weights.safetensors; done
 grep "val \|done" "$run"/train.log | tail -8
 ls -la "$OUT"
