@@ -50,6 +50,16 @@ def test_safetensors_round_trip_keeps_metadata(tmp_path, small_model):
         assert torch.allclose(loaded(x), small_model(x).clamp(0, 1), atol=1e-6)
 
 
+def test_saved_weights_are_readable_by_others_as_plain_files_are(tmp_path, small_model):
+    """Weights are shared: the file gets the permissions open() gives (safetensors' own writer makes 0600)."""
+    import os
+
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    path = save_safetensors(small_model, tmp_path / "m.safetensors", {"pixel_range": 1.0})
+    assert os.stat(path).st_mode & 0o777 == os.stat(plain).st_mode & 0o777
+
+
 def test_official_checkpoint_detected_and_bit_exact(official_dir):
     path = need(official_dir / "rlfn_ntire_x4.pth")
     loaded = rlfn.load_model(str(path))

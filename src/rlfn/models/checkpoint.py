@@ -200,8 +200,11 @@ def build_from_state_dict(state: Mapping[str, torch.Tensor], source: str = "chec
 def save_safetensors(model: RLFN, path: str | Path, metadata: Mapping[str, object], *,
                      overwrite: bool = True) -> Path:
     """Write weights plus metadata (variant, scale, pixel range, ...) to a safetensors file, atomically."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
-    return atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta), overwrite=overwrite)
+    # Serialised here and written by us: safetensors' save_file leaves the file private (0600), and weights
+    # are files people share.
+    data = save(state, metadata=meta)
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data), overwrite=overwrite)
