@@ -157,6 +157,7 @@ def _note_upscayl_scale(out: Path, scale: int) -> None:
 
 def _card(args: argparse.Namespace) -> int:
     """``--card``: the OpenModelDB card of a shipped model, and its sample pair, in the folder ``-o``."""
+    from ..models.registry import DEFAULT_MODEL, DEFAULT_SCALE, parse_name
     from ..models.weights import find_weights
     from ..perf.card import SHIPPED_TAGS, build_card, card_id, write_sample
 
@@ -172,11 +173,14 @@ def _card(args: argparse.Namespace) -> int:
     training = Path(args.training_dir) if args.training_dir else checkout / "training"
     if args.weights is not None:
         raise RLFNError("--card is for the weights this project ships; name a model (and --pretrained), not --weights")
-    model = load_from_args(args, "cpu")
-    weights = find_weights(model.variant, model.scale, args.pretrained)
+    # Which weights, before any are loaded: official ones may need a download, and are refused anyway.
+    variant, scale = parse_name(args.model or DEFAULT_MODEL, args.scale)
+    scale = DEFAULT_SCALE if scale is None else scale
+    weights = find_weights(variant.name, scale, args.pretrained)
     if weights.tag not in SHIPPED_TAGS:
         raise RLFNError(f"--card is for the weights this project ships ({', '.join(SHIPPED_TAGS)}); "
-                        f"{model.variant} x{model.scale} {weights.tag} are not")
+                        f"{variant.name} x{scale} {weights.tag} are not")
+    model = load_from_args(args, "cpu")
     name = card_id(model.variant, model.scale, weights.tag)
     json_path, lr, sr = folder / f"{name}.json", folder / f"{name}_lr.png", folder / f"{name}_sr.png"
     for f in (json_path, lr, sr):
