@@ -18,8 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
+from rlfn.errors import RLFNError
 from rlfn.models.checkpoint import save_safetensors
 from rlfn.models.loader import load_file
 
@@ -42,11 +41,11 @@ def main() -> None:
     meta = {"variant": base.variant, "scale": base.scale, "pixel_range": base.pixel_range,
             "made_by": "scripts/task_vector.py", "base": Path(args.base).as_posix(),
             "parent": Path(args.parent).as_posix(), "tuned": Path(args.tuned).as_posix()}
-    if Path(args.output).exists() and not args.overwrite:
-        raise SystemExit(f"task_vector: {args.output} exists (pass --overwrite to replace it)")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
+    try:  # save_safetensors refuses an existing file unless overwrite: one line, not a traceback
         save_safetensors(base.module, args.output, meta, overwrite=args.overwrite)
+    except RLFNError as e:
+        raise SystemExit(f"task_vector: {e}") from None
     print(f"wrote {args.output}: {args.base} + ({args.tuned} - {args.parent})")
 
 
