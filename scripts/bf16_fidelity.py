@@ -7,6 +7,8 @@ float32 one, and of a tiled bf16 upscale against the untiled one. Bars: |ΔPSNR|
 every output ≥ 50 dB from float32, tiled ≥ 50 dB from untiled.
 
     python scripts/bf16_fidelity.py [--json docs/bf16_fidelity.json]
+    python scripts/bf16_fidelity.py --only "rlfn_s_x4 (ours)" --json docs/bf16_fidelity.json   # new weights:
+        measure those rows only and replace them in the JSON, keeping the others
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("RLFN_SHARED", REPO.parent / "shared"))
 OFFICIAL = ["rlfn_x2", "rlfn_x4", "rlfn_s_x2", "rlfn_s_x4", "rlfn_ntire_x4"]
 OURS = [("rlfn_s", 2, "ours"), ("rlfn_s", 4, "ours"), ("rlfn_s", 4, "real")]
+LABELS = [f"{n} (official)" for n in OFFICIAL] + [f"{v}_x{s} ({w})" for v, s, w in OURS]  # the table's order
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -37,20 +40,24 @@ def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return math.inf if mse == 0 else 10 * math.log10(1 / mse)
 
 
-def models():
+def models(only: list[str] | None):
     for name in OFFICIAL:
-        yield f"{name} (official)", rlfn.load_file(SHARED / "weights" / "official" / f"{name}.pth")
+        if only is None or f"{name} (official)" in only:
+            yield f"{name} (official)", rlfn.load_file(SHARED / "weights" / "official" / f"{name}.pth")
     for variant, scale, which in OURS:
-        yield f"{variant}_x{scale} ({which})", rlfn.load_model(variant, scale, pretrained=which)
+        if only is None or f"{variant}_x{scale} ({which})" in only:
+            yield f"{variant}_x{scale} ({which})", rlfn.load_model(variant, scale, pretrained=which)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--only", nargs="+", default=None, metavar="LABEL",
+                    help='measure these rows only, e.g. "rlfn_s_x4 (real)"; with --json, replace them in the file')
     args = ap.parse_args()
     bench = SHARED / "data" / "benchmarks"
     rows = []
-    for label, model in models():
+    for label, model in models(args.only):
         fast = optimize(model, dtype=torch.bfloat16)
         row = {"model": label}
         for name in ("Set5", "Set14"):
@@ -76,6 +83,10 @@ def main() -> int:
               f"SSIM {s5:+.5f})  Set14 {row['Set14']['fp32_psnr']:.3f} → {row['Set14']['bf16_psnr']:.3f} "
               f"({d14:+.4f} dB, SSIM {s14:+.5f})  worst Set14 image vs fp32 {worst:.1f} dB, tiled vs untiled "
               f"{worst_tiled:.1f} dB", flush=True)
+    if args.only and args.json and args.json.is_file():  # keep the rows not measured now
+        new = {r["model"] for r in rows}
+        rows = [r for r in json.loads(args.json.read_text())["rows"] if r["model"] not in new] + rows
+        rows.sort(key=lambda r: LABELS.index(r["model"]))
     ok = all(abs(r[n]["bf16_psnr"] - r[n]["fp32_psnr"]) <= 0.01 and abs(r[n]["bf16_ssim"] - r[n]["fp32_ssim"]) <= 5e-4
              for r in rows for n in ("Set5", "Set14"))
     ok &= all(r["set14_worst_db_vs_fp32"] >= 50 and r["set14_worst_db_tiled_vs_untiled"] >= 50 for r in rows)
