@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import signal
 import sys
 
 import numpy as np
@@ -13,6 +14,12 @@ from conftest import REPO
 
 pytest.importorskip("fastapi", reason="rlfn serve needs its extra: pip install 'rlfn[serve]'")
 pytest.importorskip("uvicorn", reason="rlfn serve needs its extra: pip install 'rlfn[serve]'")
+
+
+# A shell starts background jobs (`cmd &`, nohup) with SIGINT ignored; the server inherits that and keeps it,
+# as Python does, so a Ctrl-C test has nothing to test there.
+needs_sigint = pytest.mark.skipif(signal.getsignal(signal.SIGINT) == signal.SIG_IGN,
+                                  reason="SIGINT is ignored here (a background job): the server inherits that, by design")
 
 
 def _load_script():

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from _serve_helpers import multipart, pixels, png_header_claiming, request, smooth_png, start_server
+from _serve_helpers import multipart, needs_sigint, pixels, png_header_claiming, request, smooth_png, start_server
 
 TOKEN = "t0ken-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -149,12 +149,16 @@ def test_a_client_that_disconnects_cancels_its_job(server):
     assert time.monotonic() - t0 < 30
 
 
-def test_bad_arguments_and_ctrl_c():
+def test_bad_arguments():
     r = subprocess.run([sys.executable, "-m", "rlfn", "serve", "--workers", "0"], capture_output=True, text=True,
                        timeout=120)
     err = r.stderr.strip()
     assert r.returncode == 2 and len(err.splitlines()) == 1 and err.startswith("rlfn serve: error: argument --workers")
     assert "0 is out of range" in err and "between 1 and" in err
+
+
+@needs_sigint
+def test_ctrl_c():
     with start_server("--quiet", "--threads", "1") as s:
         s.proc.send_signal(signal.SIGINT)
         assert s.proc.wait(30) == 130

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from _serve_helpers import request, smooth_png, start_server
+from _serve_helpers import needs_sigint, request, smooth_png, start_server
 
 SLOW = ("--workers", "1", "--tile", "32", "--threads", "1")  # a 256² image: many tiles, seconds of work
 
@@ -69,6 +69,7 @@ def test_sigterm_answers_running_and_queued_jobs_with_json_503_then_exits_143():
     assert s.lines[-1] == "rlfn serve: interrupted (SIGTERM)"
 
 
+@needs_sigint
 def test_sigint_lets_a_running_job_finish_within_the_grace_period_then_exits_130():
     results: dict = {}
     with start_server(*SLOW, "--grace", "120") as s:
