@@ -317,22 +317,33 @@ def test_sigterm_to_the_process_group_stops_cleanly_with_loader_workers(tmp_path
     assert (tmp_path / "run" / "checkpoints" / "last.pt").exists()
 
 
+def _committed_mid_run_state():
+    """A resume state committed in training/ (last.pt) whose run is not finished, or None."""
+    for path in sorted((Path(__file__).resolve().parents[1] / "training").glob("*/last.pt")):
+        st = torch.load(path, map_location="cpu", weights_only=True)
+        if st["stage"] < len(st["config"]["stages"]):
+            return path, st
+    return None
+
+
 def test_the_committed_campaign_state_resumes(tmp_path):
-    """training/photos_x4_from_x4/last.pt, the resume state a session commits for the next one, loads into
-    today's trainer, which goes on from its step. (Its versions up to commit 56f3747 were written by the code
-    of before Trainer.state_dict, when train/checkpoints.py assembled the keys; this test passed on them.)"""
+    """The resume state a session commits for the next one (training/<run>/last.pt of an unfinished run) loads
+    into today's trainer, which goes on from its step. (photos_x4_from_x4's versions up to commit 56f3747 were
+    written by the code of before Trainer.state_dict, when train/checkpoints.py assembled the keys; this test
+    passed on them.)"""
     from _train_helpers import make_images
 
-    old = Path(__file__).resolve().parents[1] / "training" / "photos_x4_from_x4" / "last.pt"
-    if not old.exists():
-        pytest.skip(f"{old} is not in this checkout")
-    st = torch.load(old, map_location="cpu", weights_only=True)
+    found = _committed_mid_run_state()
+    if found is None:
+        pytest.skip("no unfinished run's last.pt is committed in training/")
+    old, st = found
     make_images(tmp_path / "train", size=(96, 80))
     cfg = tiny_config(tmp_path, model={"variant": "rlfn_s", "scale": 4}, data={"patch_size": 16},
-                      stages=[{"name": "l1", "steps": st["config"]["stages"][0]["steps"]}],
+                      stages=[{"name": s["name"], "steps": s["steps"]} for s in st["config"]["stages"]],
                       train={"ema": 0.999, "precision": "fp32", "log_every": 1, "checkpoint_every": 10**6,
                              "tensorboard": False, "seed": 0})
-    t = Trainer(cfg, resume=str(old), quiet=True, stop_after=st["step"] + 1)
+    done_before = sum(s["steps"] for s in st["config"]["stages"][:st["stage"]])  # stop_after counts all stages
+    t = Trainer(cfg, resume=str(old), quiet=True, stop_after=done_before + st["step"] + 1)
     t.fit()
     assert (t.stage, t.step) == (st["stage"], st["step"] + 1)
     assert t.ema.updates == st["ema_updates"] + 1
