@@ -317,11 +317,16 @@ def test_sigterm_to_the_process_group_stops_cleanly_with_loader_workers(tmp_path
     assert (tmp_path / "run" / "checkpoints" / "last.pt").exists()
 
 
+def _stages(st: dict) -> list[dict]:
+    """A resume state's stages (a config without ``stages`` has one, of ``train.steps``)."""
+    return st["config"].get("stages") or [{"name": "main", "steps": st["config"]["train"]["steps"]}]
+
+
 def _committed_mid_run_state():
     """A resume state committed in training/ (last.pt) whose run is not finished, or None."""
     for path in sorted((Path(__file__).resolve().parents[1] / "training").glob("*/last.pt")):
         st = torch.load(path, map_location="cpu", weights_only=True)
-        if st["stage"] < len(st["config"]["stages"]):
+        if st["stage"] < len(_stages(st)):
             return path, st
     return None
 
@@ -339,10 +344,10 @@ def test_the_committed_campaign_state_resumes(tmp_path):
     old, st = found
     make_images(tmp_path / "train", size=(96, 80))
     cfg = tiny_config(tmp_path, model={"variant": "rlfn_s", "scale": 4}, data={"patch_size": 16},
-                      stages=[{"name": s["name"], "steps": s["steps"]} for s in st["config"]["stages"]],
+                      stages=[{"name": s["name"], "steps": s["steps"]} for s in _stages(st)],
                       train={"ema": 0.999, "precision": "fp32", "log_every": 1, "checkpoint_every": 10**6,
                              "tensorboard": False, "seed": 0})
-    done_before = sum(s["steps"] for s in st["config"]["stages"][:st["stage"]])  # stop_after counts all stages
+    done_before = sum(s["steps"] for s in _stages(st)[:st["stage"]])  # stop_after counts all stages
     t = Trainer(cfg, resume=str(old), quiet=True, stop_after=done_before + st["step"] + 1)
     t.fit()
     assert (t.stage, t.step) == (st["stage"], st["step"] + 1)
