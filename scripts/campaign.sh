@@ -8,6 +8,8 @@
 #                                          training/<run>/ (and its final weights as weights.safetensors); commit it
 #   scripts/campaign.sh stop               stop the running campaign with SIGTERM (a background job ignores
 #                                          SIGINT): it finishes its step, writes last.pt and stops
+#   scripts/campaign.sh wait               return when no campaign runs, to queue runs one after another:
+#                                          nohup sh -c 'scripts/campaign.sh A; scripts/campaign.sh wait; scripts/campaign.sh B' &
 # The first campaign's runs are still named by their short names: x2, x4, x4_cl, x4_l1, x4_l2
 # (configs/campaign_rlfn_s_RUN.yaml). Run from the repository root; the log is runs/<run>/nohup.log.
 set -euo pipefail
@@ -25,6 +27,10 @@ case "${1:-}" in
   stop)
     pkill -TERM -f "rlfn train configs/" && echo "stopped" || echo "nothing running"
     exit 0 ;;
+  wait)
+    # the pattern names the trainer's command line only, never this shell's nor the queue's
+    while pgrep -f "rlfn train configs/" >/dev/null; do sleep 5; done
+    exit 0 ;;
   save)
     cfg=$(config_of "$2"); run=$(run_of "$cfg"); src=runs/$run; dst=training/$run
     mkdir -p "$dst"
@@ -36,7 +42,7 @@ case "${1:-}" in
     echo "saved $src -> $dst ($(du -sh "$dst" | cut -f1))"
     exit 0 ;;
   ""|-h|--help)
-    echo "usage: scripts/campaign.sh CONFIG [rlfn train args] | save CONFIG | stop" >&2; exit 2 ;;
+    echo "usage: scripts/campaign.sh CONFIG [rlfn train args] | save CONFIG | stop | wait" >&2; exit 2 ;;
 esac
 
 cfg=$(config_of "$1"); shift
