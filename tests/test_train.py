@@ -343,7 +343,8 @@ def test_the_committed_campaign_state_resumes(tmp_path):
         pytest.skip("no unfinished run's last.pt is committed in training/")
     old, st = found
     make_images(tmp_path / "train", size=(96, 80))
-    cfg = tiny_config(tmp_path, model={"variant": "rlfn_s", "scale": 4}, data={"patch_size": 16},
+    model = st["config"]["model"]  # the committed run's network: x4 or x2, RLFN-S or RLFN
+    cfg = tiny_config(tmp_path, model={"variant": model["variant"], "scale": model["scale"]}, data={"patch_size": 16},
                       stages=[{"name": s["name"], "steps": s["steps"]} for s in _stages(st)],
                       train={"ema": 0.999, "precision": "fp32", "log_every": 1, "checkpoint_every": 10**6,
                              "tensorboard": False, "seed": 0})
