@@ -78,6 +78,18 @@ def quantize(fp32: bytes, calib: Calibration, method: str, tmp: Path, keep_ends:
     return out.read_bytes()
 
 
+def fidelity(model, int8, names=("Set5", "Set14")) -> dict:
+    """``rlfn eval``'s protocol on each benchmark: the float32 model against its int8 form, printed and returned."""
+    out = {}
+    for name in names:
+        ref = evaluate_folder(model, SHARED / "data" / "benchmarks" / name, quiet=True)
+        q = evaluate_folder(int8, SHARED / "data" / "benchmarks" / name, quiet=True)
+        out[name] = {"fp32_psnr": ref.psnr, "int8_psnr": q.psnr, "fp32_ssim": ref.ssim, "int8_ssim": q.ssim}
+        print(f"{name}: fp32 {ref.psnr:.3f} / {ref.ssim:.4f}, int8 {q.psnr:.3f} / {q.ssim:.4f} "
+              f"({q.psnr - ref.psnr:+.3f} dB)", flush=True)
+    return out
+
+
 def best_of(fn, images, repeat: int) -> float:
     fn(images[0])
     best = float("inf")
@@ -112,13 +124,9 @@ def main() -> int:
     ort8 = OnnxModel(int8, scale=model.scale)
     row = {"model": f"{args.model} ({model.source if len(model.source) < 40 else Path(model.source).name})",
            "method": args.method, "calibration_patches": args.calib, "keep_ends": args.keep_ends,
-           "ops": args.ops, "cpu": _cpu()}
-    for name in () if args.no_eval else ("Set5", "Set14"):
-        ref = evaluate_folder(model, SHARED / "data" / "benchmarks" / name, quiet=True)
-        q = evaluate_folder(ort8, SHARED / "data" / "benchmarks" / name, quiet=True)
-        row[name] = {"fp32_psnr": ref.psnr, "int8_psnr": q.psnr, "fp32_ssim": ref.ssim, "int8_ssim": q.ssim}
-        print(f"{name}: fp32 {ref.psnr:.3f} / {ref.ssim:.4f}, int8 {q.psnr:.3f} / {q.ssim:.4f} "
-              f"({q.psnr - ref.psnr:+.3f} dB)", flush=True)
+           "ops": args.ops, "cpu": cpu_description()}
+    if not args.no_eval:
+        row.update(fidelity(model, ort8))
     if not args.no_speed:
         files = list_images(SHARED / "data" / "train" / "div2k-0901-1000-lr-x4")[: args.images]
         imgs = [read_rgb(f)[None] / 255 for f in files]
@@ -136,7 +144,7 @@ def main() -> int:
     return 0
 
 
-def _cpu() -> str:
+def cpu_description() -> str:
     try:
         name = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
     except (OSError, StopIteration):

@@ -28,10 +28,9 @@ import torch
 import rlfn
 from rlfn.io.images import list_images, read_rgb
 from rlfn.models.descriptor import UnitRange
-from rlfn.quality.evaluate import evaluate_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from int8_probe import Calibration, _cpu, best_of  # noqa: E402  (the same calibration patches and timing)
+from int8_probe import Calibration, best_of, cpu_description, fidelity  # noqa: E402  (same patches, timing, protocol)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("RLFN_SHARED", REPO.parent / "shared"))
@@ -92,7 +91,7 @@ def main() -> int:
     int8(imgs[0])
     t_compile = time.perf_counter() - t0
     row = {"model": args.model, "route": "torchao PT2E X86InductorQuantizer + torch.compile (inductor, freezing)",
-           "calibration_patches": args.calib, "quantize_s": t_quant, "first_call_s": t_compile, "cpu": _cpu(),
+           "calibration_patches": args.calib, "quantize_s": t_quant, "first_call_s": t_compile, "cpu": cpu_description(),
            "torch": torch.__version__}
     print(f"quantized in {t_quant:.1f} s; first call (compilation) {t_compile:.1f} s", flush=True)
     fast32 = rlfn.Upscaler(model, precision="fp32")
@@ -105,12 +104,8 @@ def main() -> int:
     print("seconds per image: " + ", ".join(f"{k} {v:.3f}" for k, v in t.items()))
     print(f"int8 vs bf16: {t['fast_bf16'] / t['pt2e_int8']:.2f}x; int8 vs fp32: {t['fast_fp32'] / t['pt2e_int8']:.2f}x",
           flush=True)
-    for name in () if args.no_eval else ("Set5", "Set14"):
-        ref = evaluate_folder(model, SHARED / "data" / "benchmarks" / name, quiet=True)
-        r8 = evaluate_folder(int8, SHARED / "data" / "benchmarks" / name, quiet=True)
-        row[name] = {"fp32_psnr": ref.psnr, "int8_psnr": r8.psnr, "fp32_ssim": ref.ssim, "int8_ssim": r8.ssim}
-        print(f"{name}: fp32 {ref.psnr:.3f} / {ref.ssim:.4f}, int8 {r8.psnr:.3f} / {r8.ssim:.4f} "
-              f"({r8.psnr - ref.psnr:+.3f} dB)", flush=True)
+    if not args.no_eval:
+        row.update(fidelity(model, int8))
     if args.json:
         args.json.write_text(json.dumps(row, indent=1))
     return 0
