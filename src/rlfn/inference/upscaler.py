@@ -203,8 +203,8 @@ class Upscaler:
 
     def _check_finite(self, _module, _inputs, output: torch.Tensor) -> None:
         # NaN and ±inf carry into a float32 sum: one read of the output, where isfinite().all() takes several
-        # passes and a mask (measured on a 2-MP output, AMX Xeon: 0.7 ms against 19 ms). A float32 sum of a half output
-        # cannot overflow for sane pixels; one that does marks values near 1e38, broken anyway.
+        # passes and a mask (measured on a 2-MP output, AMX Xeon: 0.7 ms against 19 ms). A float32 sum of a
+        # half output cannot overflow for sane pixels; one that does marks values near 1e38, broken anyway.
         if not math.isfinite(float(output.sum(dtype=torch.float32))):
             self._nonfinite = True
 
