@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +168,14 @@ def test_an_actor_killed_mid_job_loses_no_image_and_writes_none_twice(cluster, m
     assert not [p for p in (tmp_path / "out").rglob("*") if ".part" in p.name]
 
 
+def _wait_for_idle_cluster(timeout: float = 60.0) -> None:
+    """Return when every CPU of the local Ray is free again, i.e. the last job's actors have exited."""
+    deadline = time.monotonic() + timeout
+    while ray.available_resources().get("CPU", 0) < ray.cluster_resources().get("CPU", 0):
+        assert time.monotonic() < deadline, "the interrupted job's actors did not exit in time"
+        time.sleep(0.2)
+
+
 @needs_ray
 def test_an_interrupted_job_rerun_does_only_the_rest(cluster, mixed, weights, tmp_path):
     from rlfn.ray import upscale_dataset
@@ -182,6 +191,10 @@ def test_an_interrupted_job_rerun_does_only_the_rest(cluster, mixed, weights, tm
     done: list[str] = []
     with pytest.raises(KeyboardInterrupt):
         upscale_dataset([str(src)], out, weights=weights, concurrency=1, batch_size=1, on_row=stop_after_two)
+    # The actor finishes the image it holds before it exits (its write is atomic): wait until it has gone, then
+    # what is on disk is all the interrupted job will ever write.
+    _wait_for_idle_cluster()
+    assert not [p for p in out.rglob("*") if ".part" in p.name]
     first = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("*_x2.*")}
     assert 2 <= len(first) < len(GOOD), first
     partial = [json.loads(line) for line in (out / "rlfn-manifest.jsonl").read_text().splitlines()]
