@@ -27,3 +27,17 @@ class KillOnce(UpscaleWorker):
         ray.kill(ray.get_runtime_context().current_actor, no_restart=False)
         time.sleep(120)  # the kill lands while the batch is unfinished
         raise AssertionError("ray.kill did not stop the actor")
+
+
+class Slowed(UpscaleWorker):
+    """Writes the first ``limit`` images of the job at once, then waits ``delay`` seconds before each further
+    one: an actor runs ahead of the rows its job has delivered, and a job interrupted after two rows must not
+    have reached its end by then."""
+
+    limit, delay = 3, 1.0
+
+    def one(self, src: str, dst: str) -> dict:
+        self.written = getattr(self, "written", 0) + 1
+        if self.written > self.limit:
+            time.sleep(self.delay)
+        return super().one(src, dst)

@@ -190,9 +190,10 @@ def test_an_interrupted_job_rerun_does_only_the_rest(cluster, mixed, weights, tm
 
     done: list[str] = []
     with pytest.raises(KeyboardInterrupt):
-        upscale_dataset([str(src)], out, weights=weights, concurrency=1, batch_size=1, on_row=stop_after_two)
-    # The actor finishes the image it holds before it exits (its write is atomic): wait until it has gone, then
-    # what is on disk is all the interrupted job will ever write.
+        upscale_dataset([str(src)], out, weights=weights, concurrency=1, batch_size=1, on_row=stop_after_two,
+                        worker=cluster.Slowed)  # else it could run ahead to the end
+    # The actor may finish the image it holds before it exits (its write is atomic): wait until it has gone,
+    # then what is on disk is all the interrupted job will ever write.
     _wait_for_idle_cluster()
     assert not [p for p in out.rglob("*") if ".part" in p.name]
     first = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("*_x2.*")}
