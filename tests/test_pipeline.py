@@ -41,16 +41,17 @@ def test_prefetch_is_bounded_and_overlaps():
 
 
 def test_prefetch_runs_beside_the_caller():
-    """While the caller computes item i, item i+1 is being read."""
+    """While the caller holds item i, item i+1 is being read: each caller step waits for that read to start
+    (events, not timings, so that a loaded machine cannot fail it)."""
+    reading = [threading.Event() for _ in range(6)]
+
     def load(i):
-        time.sleep(0.1)
+        reading[i].set()
         return i
 
-    t0 = time.perf_counter()
-    for _ in prefetched(range(6), load, depth=2):
-        time.sleep(0.1)  # the "network"
-    overlapped = time.perf_counter() - t0
-    assert overlapped < 1.1  # one after another would take 1.2 s
+    for o in prefetched(range(6), load, depth=2):
+        if o.item + 1 < len(reading):
+            assert reading[o.item + 1].wait(30), f"item {o.item + 1} was not read while the caller held {o.item}"
 
 
 def test_writer_hands_back_in_order_with_errors():

@@ -132,9 +132,10 @@ def _open_upload(server, length: int, sent: bytes) -> socket.socket:
 
 def test_bytes_in_flight_are_bounded_and_refused_with_503(budget_server):
     s = budget_server
+    _wait_for(lambda: _stats(s)["receiving_bytes"] == 0)  # an earlier test's uploads given back
     slow = [_open_upload(s, 200_000, b"\x89PNG" + b"\0" * 1000) for _ in range(2)]  # two half-sent uploads
     try:
-        time.sleep(0.5)
+        _wait_for(lambda: _stats(s)["receiving_bytes"] == 400_000)  # both reservations taken
         status, headers, body = request(s, "POST", "/v1/upscale", smooth_png(16, 16, 2), {"Content-Type": "image/png"})
         assert status == 503 and int(headers["retry-after"]) >= 1 and "receiving" in json.loads(body)["error"]
     finally:
@@ -147,9 +148,10 @@ def test_bytes_in_flight_are_bounded_and_refused_with_503(budget_server):
 def test_a_chunked_upload_is_counted_as_it_arrives(budget_server):
     s = budget_server
     host, port = s.host_port
+    _wait_for(lambda: _stats(s)["receiving_bytes"] == 0)
     hog = _open_upload(s, 200_000, b"\0" * 10)
     hog2 = _open_upload(s, 200_000, b"\0" * 10)
-    time.sleep(0.5)  # both reservations taken before the third request
+    _wait_for(lambda: _stats(s)["receiving_bytes"] == 400_000)  # both reservations taken before the third request
     sock = socket.create_connection((host, port), timeout=30)
     try:
         sock.sendall((f"POST /v1/upscale HTTP/1.1\r\nHost: {host}\r\nContent-Type: image/png\r\n"
@@ -170,6 +172,7 @@ def test_a_chunked_upload_is_counted_as_it_arrives(budget_server):
 
 def test_clients_that_leave_mid_upload_or_mid_job_leave_no_traceback(budget_server):
     s = budget_server
+    _wait_for(lambda: _stats(s)["receiving_bytes"] == 0)
     before = _stats(s)
     sock = _open_upload(s, 150_000, b"\x89PNG\r\n" + b"\0" * 5000)  # leaves half-way through its upload
     time.sleep(0.3)

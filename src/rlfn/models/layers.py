@@ -7,6 +7,7 @@ residual addition), run as one oneDNN kernel on the CPU (``torch.ops.mkldnn._con
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,14 @@ def conv(cin: int, cout: int, k: int, stride: int = 1, padding: int | None = Non
 
 def fused_ops_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
+@functools.cache
+def onednn_bf16_available() -> bool:
+    """Whether oneDNN's convolutions take bfloat16 here. Without AVX-512 (BW, VL, DQ) or AVX-NE-CONVERT, as on an
+    AVX2-only CPU, ``_convolution_pointwise`` refuses bfloat16 with an error where ``F.conv2d`` still runs it."""
+    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(probe is not None and probe())
 
 
 ACTIVATIONS = {
@@ -57,8 +66,8 @@ class FusedConv(nn.Module):
         self.groups = conv.groups
 
     def _use_onednn(self, x: torch.Tensor) -> bool:
-        return (self.onednn and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
-                and x.dtype == self.weight.dtype and not torch.is_grad_enabled())
+        return (self.onednn and x.device.type == "cpu" and x.dtype == self.weight.dtype and not torch.is_grad_enabled()
+                and (x.dtype == torch.float32 or (x.dtype == torch.bfloat16 and onednn_bf16_available())))
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)

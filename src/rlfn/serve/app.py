@@ -248,7 +248,7 @@ def create_app(catalogue: Catalogue, settings: Settings = Settings()) -> FastAPI
     @app.get("/healthz", tags=["server"], summary="Whether the server can take work now",
              responses={503: {"description": "busy: every worker and queue place is taken"}})
     async def healthz():
-        stats = jobs.stats()
+        stats = {**jobs.stats(), "receiving_bytes": receiving.used}  # uploads being read or held now
         if stopping.draining:
             return JSONResponse(dict(status="stopping", **stats), status_code=503)
         if not jobs.has_room():
