@@ -34,7 +34,7 @@ class Slowed(UpscaleWorker):
     one: an actor runs ahead of the rows its job has delivered, and a job interrupted after two rows must not
     have reached its end by then."""
 
-    limit, delay = 3, 1.0
+    limit, delay = 3, 3.0
 
     def one(self, src: str, dst: str) -> dict:
         self.written = getattr(self, "written", 0) + 1
