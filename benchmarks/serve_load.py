@@ -106,6 +106,7 @@ def start_server(*args: str, timeout: float = 120, env: dict | None = None):
         yield server
     finally:
         server.stop()
+        reader_done.wait(10)  # the child's last lines are in server.lines when this returns
 
 
 def request(server: Server, method: str, path: str, body: bytes | None = None, headers: dict | None = None,

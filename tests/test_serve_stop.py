@@ -62,7 +62,6 @@ def test_sigterm_answers_running_and_queued_jobs_with_json_503_then_exits_143():
         running.join(60)
         queued.join(60)
         assert s.proc.wait(60) == 143
-        time.sleep(0.3)  # the output reader's last lines
     _stopping_503(results["running"])
     _stopping_503(results["queued"])
     _clean_log(s)
@@ -86,7 +85,7 @@ def test_an_upload_still_arriving_when_the_grace_period_ends_gets_json_503():
     with start_server(*SLOW, "--grace", "0.5") as s:
         sock = _open_upload(s, 150_000, b"\x89PNG\r\n" + b"\0" * 1000)  # a client that stalls mid-upload
         try:
-            time.sleep(0.5)
+            _wait_for(lambda: _stats(s)["receiving_bytes"] == 150_000)  # its upload is being read
             s.proc.send_signal(signal.SIGTERM)
             reply = b""
             while True:
@@ -97,7 +96,6 @@ def test_an_upload_still_arriving_when_the_grace_period_ends_gets_json_503():
         finally:
             sock.close()
         assert s.proc.wait(60) == 143
-        time.sleep(0.3)
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 503") and b"application/json" in head, reply[:300]
     assert "stopping" in json.loads(body)["error"]
@@ -110,7 +108,6 @@ def test_sighup_when_idle_stops_cleanly_with_129():
     with start_server("--quiet", "--threads", "1") as s:
         s.proc.send_signal(signal.SIGHUP)
         assert s.proc.wait(60) == 129
-        time.sleep(0.3)
     _clean_log(s)
     assert s.lines[-1] == "rlfn serve: interrupted (SIGHUP)"
 
