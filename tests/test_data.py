@@ -136,3 +136,47 @@ def test_stage_datasets_make_realworld_stages(tmp_path):
     assert real.degrade is not None and real.degrade.scale == 2 and real.images[0].lr is None
     lr, hr = real[0]
     assert lr.shape == (3, 16, 16) and hr.shape == (3, 32, 32)
+
+
+# ---------------------------------------------------------------- data.hr_scales
+
+
+def test_hr_scales_add_downscaled_copies_with_their_own_lr(tmp_path):
+    from rlfn.quality.imresize import imresize
+    from rlfn.quality.degradation import modcrop
+
+    folder = make_images(tmp_path / "hr", n=2, size=(96, 80))
+    plain = load_images([str(folder)], None, 2, "cached")
+    multi = load_images([str(folder)], None, 2, "cached", hr_scales=(1.0, 0.5))
+    assert len(multi) == 4 and [im.hr_scale for im in multi] == [1.0, 0.5, 1.0, 0.5]
+    assert torch.equal(multi[0].hr, plain[0].hr) and torch.equal(multi[0].lr, plain[0].lr)
+    small = multi[1]
+    want = modcrop(imresize(plain[0].hr.double(), scale=0.5).round().clamp(0, 255), 2)
+    assert small.hr.shape == (3, 40, 48) and torch.equal(small.hr, want.to(torch.uint8))
+    assert torch.equal(small.lr, make_lr(want, 2).to(torch.uint8))  # LR made from the copy, not the original
+    only_small = load_images([str(folder)], None, 2, "on_the_fly", hr_scales=(0.75,))
+    assert [tuple(im.hr.shape) for im in only_small] == [(3, 60, 72)] * 2 and only_small[0].lr is None
+
+
+def test_hr_scales_copies_too_small_for_the_patch_are_left_out(tmp_path):
+    ims = load_images([str(make_images(tmp_path / "hr", n=1, size=(96, 80)))], None, 2, "cached",
+                      hr_scales=(1.0, 0.5))
+    assert len(check_patch(ims, 2, 16)) == 2  # 48×40 holds a 32² HR patch
+    kept = check_patch(ims, 2, 24)  # 48×40 does not hold 48²: the copy goes, the original stays
+    assert [im.hr_scale for im in kept] == [1.0]
+
+
+def test_hr_scales_config_checks(tmp_path):
+    from _train_helpers import tiny_config
+    from rlfn.train.config import build_config
+    from rlfn.train.data import stage_datasets
+
+    for bad in ([], [0.0], [1.5], [0.5, 0.5]):
+        with pytest.raises(ConfigError, match=r"data\.hr_scales: give distinct factors in \(0, 1\]"):
+            build_config({"data": {"hr_dirs": ["a"], "hr_scales": bad}})
+    with pytest.raises(ConfigError, match=r"data\.hr_scales: paired LR folders"):
+        build_config({"data": {"hr_dirs": ["a"], "lr_dirs": ["b"], "hr_scales": [1, 0.5]}})
+    make_images(tmp_path / "train", size=(96, 80))  # tiny_config's folder: 72×60 copies hold its 32² patch
+    cfg = tiny_config(tmp_path, data={"hr_scales": [1, 0.75]})
+    (ds,) = stage_datasets(cfg, 2)
+    assert sorted({im.hr_scale for im in ds.images}) == [0.75, 1.0] and len(ds.images) == 8

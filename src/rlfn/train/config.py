@@ -60,6 +60,10 @@ class DataConfig:
     # how a sample's image is drawn: "image" (each image equally often) or "area" (in proportion to its size,
     # so that 2K photos are not drawn as often as 481×321 ones)
     weighting: Literal["image", "area"] = "image"
+    # each HR image is also used at these sizes (a MATLAB-bicubic downscale, its LR made from it, as
+    # multi-scale copies of DIV2K are made): the same photo seen at several scales of detail. [1.0]: as they are;
+    # a copy smaller than the HR patch is left out
+    hr_scales: list[float] = field(default_factory=lambda: [1.0])
     # "cached": LR of each whole image made once at start, patches cropped in pairs (faster, and the LR
     # border pixels see their real neighbours); "on_the_fly": bicubic of each HR patch.
     lr_mode: Literal["cached", "on_the_fly"] = "cached"
@@ -247,6 +251,12 @@ def _check_values(cfg: Config) -> None:
             raise ConfigError("data.hr_dirs: give at least one folder of training images")
         if st.data.lr_dirs is not None and len(st.data.lr_dirs) != len(st.data.hr_dirs):
             raise ConfigError(f"data.lr_dirs: {len(st.data.lr_dirs)} folders for {len(st.data.hr_dirs)} hr_dirs; give one per HR folder")
+        if not st.data.hr_scales or any(not 0 < f <= 1 for f in st.data.hr_scales) \
+                or len(set(st.data.hr_scales)) != len(st.data.hr_scales):
+            raise ConfigError(f"{p}.data.hr_scales: give distinct factors in (0, 1], got {st.data.hr_scales}")
+        if st.data.lr_dirs is not None and st.data.hr_scales != [1.0]:
+            raise ConfigError(f"{p}.data.hr_scales: paired LR folders (data.lr_dirs) have no downscaled copies; "
+                              "use [1.0] or remove data.lr_dirs")
         if st.data.degradation.kind == "realworld" and st.data.lr_dirs is not None:
             raise ConfigError(f"{p}.data.lr_dirs: the realworld degradation makes its own LR from the HR; "
                               "remove data.lr_dirs (or use degradation: bicubic)")

@@ -9,8 +9,9 @@ LR images are made by the MATLAB-compatible bicubic, either once per whole image
 the default: faster, and LR border pixels see their real neighbours) or per HR patch ("on_the_fly").
 With ``data.degradation: realworld`` the HR patch is cropped, flipped/rotated, and then degraded by
 :mod:`rlfn.quality.realworld` with a generator made from the same (seed, stage, sample index).
-Images live in memory as uint8 (DIV2K's 800 HR images take about 5 GB; use fewer or paired LR folders
-beyond that).
+With ``data.hr_scales`` each image is also held at smaller sizes (a MATLAB-bicubic downscale, its LR made
+from that). Images live in memory as uint8 (DIV2K's 800 HR images take about 5 GB; use fewer or paired LR
+folders beyond that; ``hr_scales: [1.0, 0.75, 0.5]`` adds 81 % to that).
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from torch.utils.data import Dataset, Sampler
 
 from ..errors import ConfigError, ImageError
 from ..io.images import list_images
-from ..quality.degradation import make_lr, read_pair
+from ..quality.degradation import make_lr, modcrop, read_pair
+from ..quality.imresize import imresize
 from ..quality.realworld import RealWorldDegradation, sample_generator
 from ..signals import STOP_SIGNALS
 from .config import Config, ValConfig
@@ -36,6 +38,7 @@ class _Image:
     path: Path
     hr: torch.Tensor  # 3×H×W uint8
     lr: torch.Tensor | None  # 3×(H/s)×(W/s) uint8 (cached or paired), else None
+    hr_scale: float = 1.0  # a downscaled copy of the image at path when < 1
 
 
 def _u8(x: torch.Tensor) -> torch.Tensor:
@@ -43,8 +46,9 @@ def _u8(x: torch.Tensor) -> torch.Tensor:
 
 
 def load_images(hr_dirs: list[str], lr_dirs: list[str] | None, scale: int, lr_mode: str,
-                key: str = "data") -> list[_Image]:
-    """Read every training image once; refuse folders that are missing or empty."""
+                key: str = "data", hr_scales: tuple[float, ...] = (1.0,)) -> list[_Image]:
+    """Read every training image once, at each of ``hr_scales``; refuse folders that are missing or empty."""
+    cached = lr_mode == "cached"
     images: list[_Image] = []
     for i, d in enumerate(hr_dirs):
         folder = Path(d)
@@ -59,10 +63,16 @@ def load_images(hr_dirs: list[str], lr_dirs: list[str] | None, scale: int, lr_mo
             raise ConfigError(f"{key}.lr_dirs: {lr_dir}: no such folder")
         for f in files:
             try:
-                hr, lr = read_pair(f, lr_dir, scale, bicubic_lr=lr_mode == "cached")
+                hr, lr = read_pair(f, lr_dir, scale, bicubic_lr=cached and 1.0 in hr_scales)
             except ImageError as e:
                 raise ConfigError(str(e)) from None
-            images.append(_Image(f, _u8(hr), None if lr is None else _u8(lr)))
+            for factor in hr_scales:
+                if factor == 1.0:
+                    images.append(_Image(f, _u8(hr), None if lr is None else _u8(lr)))
+                    continue
+                small = modcrop(imresize(hr, scale=factor).round().clamp(0, 255), scale)
+                if min(small.shape[1:]) >= scale:
+                    images.append(_Image(f, _u8(small), _u8(make_lr(small, scale)) if cached else None, factor))
     return images
 
 
@@ -82,15 +92,17 @@ def augment(lr: torch.Tensor, hr: torch.Tensor, code: int) -> tuple[torch.Tensor
     return orient(lr, code), orient(hr, code)
 
 
-def check_patch(images: list[_Image], scale: int, patch: int, key: str = "data.patch_size") -> None:
-    """Every image must hold one HR patch of (patch × scale)² pixels."""
+def check_patch(images: list[_Image], scale: int, patch: int, key: str = "data.patch_size") -> list[_Image]:
+    """The images that hold one HR patch of (patch × scale)² pixels: every image as read must, a downscaled
+    copy that does not is left out."""
     need = patch * scale
     for im in images:
-        if min(im.hr.shape[1:]) < need:
+        if im.hr_scale == 1.0 and min(im.hr.shape[1:]) < need:
             raise ConfigError(
                 f"{im.path}: {im.hr.shape[2]}×{im.hr.shape[1]} pixels is smaller than the HR patch {need}×{need} "
                 f"({key} {patch} × scale {scale}); lower {key} or remove the image"
             )
+    return [im for im in images if min(im.hr.shape[1:]) >= need]
 
 
 class PatchDataset(Dataset):
@@ -186,12 +198,12 @@ def stage_datasets(cfg: Config, scale: int) -> list[PatchDataset]:
         d = st.data
         realworld = d.degradation.kind == "realworld"
         lr_mode = "on_the_fly" if realworld else d.lr_mode  # on_the_fly reads no LR: the pipeline makes it
-        key = (tuple(d.hr_dirs), tuple(d.lr_dirs or ()), lr_mode)
+        key = (tuple(d.hr_dirs), tuple(d.lr_dirs or ()), lr_mode, tuple(d.hr_scales))
         if key not in cache:
-            cache[key] = load_images(d.hr_dirs, d.lr_dirs, scale, lr_mode, key="data")
-        check_patch(cache[key], scale, d.patch_size, key=f"stages[{i}].data.patch_size")
+            cache[key] = load_images(d.hr_dirs, d.lr_dirs, scale, lr_mode, key="data", hr_scales=tuple(d.hr_scales))
+        images = check_patch(cache[key], scale, d.patch_size, key=f"stages[{i}].data.patch_size")
         degrade = RealWorldDegradation(scale, d.degradation.realworld) if realworld else None
-        datasets.append(PatchDataset(cache[key], scale, d.patch_size, d.augment, cfg.train.seed, i, degrade,
+        datasets.append(PatchDataset(images, scale, d.patch_size, d.augment, cfg.train.seed, i, degrade,
                                      d.weighting))
     return datasets
 
