@@ -20,6 +20,7 @@ from pathlib import Path
 
 from rlfn.errors import RLFNError
 from rlfn.models.checkpoint import save_safetensors
+from rlfn.models.interpolate import combine
 from rlfn.models.loader import load_file
 
 
@@ -31,19 +32,17 @@ def main() -> None:
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--overwrite", action="store_true")
     args = ap.parse_args()
-    base, parent, tuned = (load_file(p) for p in (args.base, args.parent, args.tuned))
-    nets = {(m.variant, m.scale, m.pixel_range, tuple(m.module.state_dict())) for m in (base, parent, tuned)}
-    if len(nets) != 1:
-        raise SystemExit("task_vector: the three files are not the same network (variant, scale, pixel range)")
-    b, p, t = (m.module.state_dict() for m in (base, parent, tuned))
-    moved = {k: b[k] + (t[k] - p[k]) if b[k].is_floating_point() else b[k] for k in b}
-    base.module.load_state_dict(moved)
+    try:
+        base, parent, tuned = (load_file(p) for p in (args.base, args.parent, args.tuned))
+        moved = combine([base, tuned, parent], [1.0, 1.0, -1.0])
+    except RLFNError as e:
+        raise SystemExit(f"task_vector: {e}") from None
     meta = {"variant": base.variant, "scale": base.scale, "pixel_range": base.pixel_range,
             "made_by": "scripts/task_vector.py", "base": Path(args.base).as_posix(),
             "parent": Path(args.parent).as_posix(), "tuned": Path(args.tuned).as_posix()}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     try:  # save_safetensors refuses an existing file unless overwrite: one line, not a traceback
-        save_safetensors(base.module, args.output, meta, overwrite=args.overwrite)
+        save_safetensors(moved.module, args.output, meta, overwrite=args.overwrite)
     except RLFNError as e:
         raise SystemExit(f"task_vector: {e}") from None
     print(f"wrote {args.output}: {args.base} + ({args.tuned} - {args.parent})")
