@@ -5,9 +5,12 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from safetensors import safe_open
 
+from rlfn.models.interpolate import combine
+from rlfn.models.loader import load_file
 from rlfn.models.weights import available_weights, manifest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,7 +37,9 @@ def test_shipped_file_matches_its_run(name):
     assert _sha(REPO / "training" / run / "weights.safetensors") == entry["sha256"], f"training/{run}/weights.safetensors"
     with safe_open(str(shipped), "pt") as f:
         assert f.metadata()["run"] == run
-    for r in (run, *entry["parents"]):
+    # a weight soup (scripts/weight_soup.py) has no log of its own: its members are the runs to trace
+    trained = entry.get("mean_of", [run])
+    for r in (*trained, *entry["parents"]):
         run_dir = REPO / "training" / r
         for f in ("train.log", "metrics.jsonl", "config.resolved.yaml", "weights.safetensors"):
             assert (run_dir / f).is_file(), f"training/{r}/{f}"
@@ -44,6 +49,17 @@ def test_shipped_file_matches_its_run(name):
         assert yaml.safe_load(config.read_text())["name"] == r
         with safe_open(str(run_dir / "weights.safetensors"), "pt") as f:
             assert f.metadata().get("run") == r, f"training/{r}/weights.safetensors says its run"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in DOC["files"].items() if "mean_of" in e))
+def test_shipped_soup_is_the_mean_of_its_runs(name):
+    """A soup in the manifest is exactly what scripts/weight_soup.py makes of its members' committed weights."""
+    entry = DOC["files"][name]
+    members = [load_file(REPO / "training" / r / "weights.safetensors") for r in entry["mean_of"]]
+    want = combine(members, [1.0 / len(members)] * len(members)).module.state_dict()
+    got = load_file(SHIPPED / name).module.state_dict()
+    assert want.keys() == got.keys()
+    assert all(torch.equal(want[k], got[k]) for k in want)
 
 
 def test_catalogue_carries_sha256_run_and_licence():
