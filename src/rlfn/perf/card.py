@@ -95,8 +95,11 @@ def build_card(model: SRModel, weights: Weights, training_dir: Path, *, urls: li
     if digest != entry["sha256"]:
         raise RLFNError(f"{weights.path}: sha256 {digest} differs from MANIFEST.yaml's; the package is damaged")
     shipped_runs = {e["run"]: name for name, e in (manifest().get("files") or {}).items()}
-    facts = _run_facts(training_dir, entry["run"])
-    iterations, parent_id = facts["steps"], None
+    # a weight soup (MANIFEST's mean_of) has no run of its own: its members' runs hold the facts, and its
+    # iterations are all the steps that went into it
+    members = [_run_facts(training_dir, r) for r in entry.get("mean_of") or [entry["run"]]]
+    facts = {"config": members[0]["config"], "date": max((m["date"] for m in members if m["date"]), default=None)}
+    iterations, parent_id = sum(m["steps"] for m in members), None
     for parent in entry.get("parents") or []:
         if parent in shipped_runs:  # a published model of its own: named, not counted
             parent_id = _id_of_file(shipped_runs[parent])
@@ -149,10 +152,17 @@ def _description(model: SRModel, weights: Weights, entry: dict) -> str:
     return (f"{_VARIANT_NAMES.get(model.variant, model.variant)} ×{model.scale}: the Residual Local Feature Network "
             f"(Kong et al., CVPR Workshops 2022; NTIRE 2022 efficient super-resolution), {kind}. "
             f"{model.num_parameters:,} parameters; RGB in [0, 1] in and out.\n\n"
-            f"Trained by the rlfn project (`rlfn train`, run `{entry['run']}`); steps: {entry.get('steps')}. "
+            f"Trained by the rlfn project ({_made_by(entry)}); steps: {entry.get('steps')}. "
             f"Data: {entry.get('data')}.\n\n"
             "Runs with `pip install rlfn` (`rlfn upscale`); `rlfn export` writes ONNX and ncnn files "
             "(Upscayl, realesrgan-ncnn-vulkan, Video2X).").strip()
+
+
+def _made_by(entry: dict) -> str:
+    if entry.get("mean_of"):
+        runs = " and ".join(f"`{r}`" for r in entry["mean_of"])
+        return f"the mean of runs {runs} of `rlfn train`, a weight soup"
+    return f"`rlfn train`, run `{entry['run']}`"
 
 
 def write_sample(model: SRModel, image: str | Path, lr_path: Path, sr_path: Path, *, overwrite: bool = False) -> None:
