@@ -35,15 +35,12 @@ def main() -> None:
     try:
         base, parent, tuned = (load_file(p) for p in (args.base, args.parent, args.tuned))
         moved = combine([base, tuned, parent], [1.0, 1.0, -1.0])
-    except RLFNError as e:
-        raise SystemExit(f"task_vector: {e}") from None
-    meta = {"variant": base.variant, "scale": base.scale, "pixel_range": base.pixel_range,
-            "made_by": "scripts/task_vector.py", "base": Path(args.base).as_posix(),
-            "parent": Path(args.parent).as_posix(), "tuned": Path(args.tuned).as_posix()}
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    try:  # save_safetensors refuses an existing file unless overwrite: one line, not a traceback
+        meta = {"variant": base.variant, "scale": base.scale, "pixel_range": base.pixel_range,
+                "made_by": "scripts/task_vector.py", "base": Path(args.base).as_posix(),
+                "parent": Path(args.parent).as_posix(), "tuned": Path(args.tuned).as_posix()}
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         save_safetensors(moved.module, args.output, meta, overwrite=args.overwrite)
-    except RLFNError as e:
+    except RLFNError as e:  # a missing file, another network, an existing output: one line, not a traceback
         raise SystemExit(f"task_vector: {e}") from None
     print(f"wrote {args.output}: {args.base} + ({args.tuned} - {args.parent})")
 
