@@ -180,3 +180,55 @@ def test_hr_scales_config_checks(tmp_path):
     cfg = tiny_config(tmp_path, data={"hr_scales": [1, 0.75]})
     (ds,) = stage_datasets(cfg, 2)
     assert sorted({im.hr_scale for im in ds.images}) == [0.75, 1.0] and len(ds.images) == 8
+
+
+# ---------------------------------------------------------------- data.min_detail
+
+
+def test_patch_detail_measures_neighbour_steps():
+    from rlfn.train.data import patch_detail
+
+    assert patch_detail(torch.full((3, 8, 8), 77, dtype=torch.uint8)) == 0.0
+    checker = ((torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 255).to(torch.uint8).expand(3, 8, 8)
+    assert patch_detail(checker) == 255.0
+    ramp = (torch.arange(8) * 10).to(torch.uint8).expand(3, 8, 8)  # 10 levels a step across, none down
+    assert patch_detail(ramp) == pytest.approx(5.0)
+
+
+def _half_flat_folder(tmp_path):
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(0)
+    hr = torch.full((3, 96, 96), 120, dtype=torch.uint8)
+    hr[:, :, 48:] = torch.randint(0, 256, (3, 96, 48), generator=g, dtype=torch.uint8)
+    (tmp_path / "hr").mkdir()
+    Image.fromarray(hr.permute(1, 2, 0).numpy()).save(tmp_path / "hr" / "half.png")
+    return load_images([str(tmp_path / "hr")], None, 2, "cached")
+
+
+def test_min_detail_draws_flat_patches_again(tmp_path):
+    from rlfn.train.data import patch_detail
+
+    images = _half_flat_folder(tmp_path)
+    plain = PatchDataset(images, 2, 8, augment=False, seed=1)
+    picky = PatchDataset(images, 2, 8, augment=False, seed=1, min_detail=20.0)
+    flat = lambda ds: sum(patch_detail(ds[i][1]) < 20 for i in range(300))  # noqa: E731
+    assert flat(plain) > 60  # about half the 16² HR patches lie mostly in the flat half
+    assert flat(picky) < 5  # a flat draw survives only if all 8 draws are flat
+    assert all(torch.equal(a, b) for a, b in zip(picky[7], picky[7]))  # still a pure function of the index
+
+
+def test_min_detail_keeps_the_first_draw_when_it_passes(tmp_path):
+    images = load_images([str(make_images(tmp_path / "hr", n=2))], None, 2, "cached")
+    plain = PatchDataset(images, 2, 16, seed=2)
+    low = PatchDataset(images, 2, 16, seed=2, min_detail=0.5)  # every patch of these images passes
+    assert all(torch.equal(plain[i][1], low[i][1]) and torch.equal(plain[i][0], low[i][0]) for i in range(20))
+
+
+def test_min_detail_config_check():
+    from rlfn.train.config import build_config
+
+    for bad in (-1, 255):
+        with pytest.raises(ConfigError, match=r"data\.min_detail: give 8-bit levels in \[0, 255\)"):
+            build_config({"data": {"hr_dirs": ["a"], "min_detail": bad}})
+    assert build_config({"data": {"hr_dirs": ["a"], "min_detail": 6}}).stages[0].data.min_detail == 6

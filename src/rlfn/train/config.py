@@ -64,6 +64,10 @@ class DataConfig:
     # multi-scale copies of DIV2K are made): the same photo seen at several scales of detail. [1.0]: as they are;
     # a copy smaller than the HR patch is left out
     hr_scales: list[float] = field(default_factory=lambda: [1.0])
+    # a drawn HR patch whose detail (rlfn.train.data.patch_detail: the mean absolute step between neighbouring
+    # gray pixels, in 8-bit levels) is below this is drawn again, up to 8 times: fewer flat patches of sky and
+    # bokeh, more edges and texture. 0: every patch as drawn
+    min_detail: float = 0.0
     # "cached": LR of each whole image made once at start, patches cropped in pairs (faster, and the LR
     # border pixels see their real neighbours); "on_the_fly": bicubic of each HR patch.
     lr_mode: Literal["cached", "on_the_fly"] = "cached"
@@ -254,6 +258,8 @@ def _check_values(cfg: Config) -> None:
         if not st.data.hr_scales or any(not 0 < f <= 1 for f in st.data.hr_scales) \
                 or len(set(st.data.hr_scales)) != len(st.data.hr_scales):
             raise ConfigError(f"{p}.data.hr_scales: give distinct factors in (0, 1], got {st.data.hr_scales}")
+        if not 0 <= st.data.min_detail < 255:
+            raise ConfigError(f"{p}.data.min_detail: give 8-bit levels in [0, 255), got {st.data.min_detail}")
         if st.data.lr_dirs is not None and st.data.hr_scales != [1.0]:
             raise ConfigError(f"{p}.data.hr_scales: paired LR folders (data.lr_dirs) have no downscaled copies; "
                               "use [1.0] or remove data.lr_dirs")

@@ -11,7 +11,8 @@ With ``data.degradation: realworld`` the HR patch is cropped, flipped/rotated, a
 :mod:`rlfn.quality.realworld` with a generator made from the same (seed, stage, sample index).
 With ``data.hr_scales`` each image is also held at smaller sizes (a MATLAB-bicubic downscale, its LR made
 from that). Images live in memory as uint8 (DIV2K's 800 HR images take about 5 GB; use fewer or paired LR
-folders beyond that; ``hr_scales: [1.0, 0.75, 0.5]`` adds 81 % to that).
+folders beyond that; ``hr_scales: [1.0, 0.75, 0.5]`` adds 81 % to that). With ``data.min_detail`` a flat
+patch is drawn again (image, position) from the same generator, up to ``DETAIL_TRIES`` draws in all.
 """
 from __future__ import annotations
 
@@ -76,6 +77,16 @@ def load_images(hr_dirs: list[str], lr_dirs: list[str] | None, scale: int, lr_mo
     return images
 
 
+DETAIL_TRIES = 8  # draws per sample under data.min_detail; the last is kept whatever its detail
+
+
+def patch_detail(hr: torch.Tensor) -> float:
+    """How much a 3×H×W uint8 patch has for super-resolution to restore: the mean absolute difference between
+    horizontally and vertically neighbouring pixels of its gray (the RGB mean), in 8-bit levels; 0 when flat."""
+    g = hr.float().mean(0)
+    return float(((g[1:] - g[:-1]).abs().mean() + (g[:, 1:] - g[:, :-1]).abs().mean()) / 2)
+
+
 def orient(x: torch.Tensor, code: int) -> torch.Tensor:
     """One of the 8 flips/rotations (dihedral group), numbered 0–7."""
     if code & 1:
@@ -113,9 +124,11 @@ class PatchDataset(Dataset):
     """
 
     def __init__(self, images: list[_Image], scale: int, patch: int, augment: bool = True, seed: int = 0,
-                 stage: int = 0, degrade: RealWorldDegradation | None = None, weighting: str = "image"):
+                 stage: int = 0, degrade: RealWorldDegradation | None = None, weighting: str = "image",
+                 min_detail: float = 0.0):
         self.images, self.scale, self.patch = images, scale, patch
         self.augment, self.seed, self.stage, self.degrade = augment, seed, stage, degrade
+        self.min_detail = min_detail
         # "area": an image is drawn in proportion to its patch positions, so every HR pixel is equally likely
         # (what cutting images into equal sub-images gives); "image": every image equally often
         self.cum_area = None
@@ -134,11 +147,15 @@ class PatchDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.stage, int(index)])
-        im = self._pick(rng)
         s, p = self.scale, self.patch
-        h, w = im.hr.shape[1] // s, im.hr.shape[2] // s
-        y, x = int(rng.integers(h - p + 1)), int(rng.integers(w - p + 1))
-        hr = im.hr[:, y * s: (y + p) * s, x * s: (x + p) * s]
+        # without min_detail this is one draw, in the order every earlier run drew, so they replay unchanged
+        for _ in range(DETAIL_TRIES if self.min_detail > 0 else 1):
+            im = self._pick(rng)
+            h, w = im.hr.shape[1] // s, im.hr.shape[2] // s
+            y, x = int(rng.integers(h - p + 1)), int(rng.integers(w - p + 1))
+            hr = im.hr[:, y * s: (y + p) * s, x * s: (x + p) * s]
+            if self.min_detail <= 0 or patch_detail(hr) >= self.min_detail:
+                break
         if self.degrade is not None:
             if self.augment:
                 hr = orient(hr, int(rng.integers(8)))
@@ -204,7 +221,7 @@ def stage_datasets(cfg: Config, scale: int) -> list[PatchDataset]:
         images = check_patch(cache[key], scale, d.patch_size, key=f"stages[{i}].data.patch_size")
         degrade = RealWorldDegradation(scale, d.degradation.realworld) if realworld else None
         datasets.append(PatchDataset(images, scale, d.patch_size, d.augment, cfg.train.seed, i, degrade,
-                                     d.weighting))
+                                     d.weighting, d.min_detail))
     return datasets
 
 
