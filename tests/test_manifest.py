@@ -11,7 +11,7 @@ from safetensors import safe_open
 
 from rlfn.models.interpolate import combine
 from rlfn.models.loader import load_file
-from rlfn.models.weights import available_weights, manifest
+from rlfn.models.weights import available_weights, manifest, soups
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "src" / "rlfn" / "weights"
@@ -37,11 +37,10 @@ def test_shipped_file_matches_its_run(name):
     assert _sha(REPO / "training" / run / "weights.safetensors") == entry["sha256"], f"training/{run}/weights.safetensors"
     with safe_open(str(shipped), "pt") as f:
         assert f.metadata()["run"] == run
-    # a weight soup (scripts/weight_soup.py) has no log of its own: its members are the runs to trace (a shipped
-    # soup named as a parent is traced through its own entry)
-    soups = {e["run"] for e in DOC["files"].values() if "mean_of" in e}
-    trained = entry.get("mean_of", [run])
-    for r in (*trained, *(p for p in entry["parents"] if p not in soups)):
+    # a weight soup (scripts/weight_soup.py) has no log of its own: its members are the runs to trace, for the file
+    # and for a parent that is a soup
+    mixed = soups()
+    for r in (*mixed.get(run, [run]), *(m for p in entry["parents"] for m in mixed.get(p, [p]))):
         run_dir = REPO / "training" / r
         for f in ("train.log", "metrics.jsonl", "config.resolved.yaml", "weights.safetensors"):
             assert (run_dir / f).is_file(), f"training/{r}/{f}"
@@ -53,13 +52,13 @@ def test_shipped_file_matches_its_run(name):
             assert f.metadata().get("run") == r, f"training/{r}/weights.safetensors says its run"
 
 
-@pytest.mark.parametrize("name", sorted(n for n, e in DOC["files"].items() if "mean_of" in e))
-def test_shipped_soup_is_the_mean_of_its_runs(name):
-    """A soup in the manifest is exactly what scripts/weight_soup.py makes of its members' committed weights."""
-    entry = DOC["files"][name]
-    members = [load_file(REPO / "training" / r / "weights.safetensors") for r in entry["mean_of"]]
+@pytest.mark.parametrize("run", sorted(soups()))
+def test_soup_is_the_mean_of_its_runs(run):
+    """A soup in the manifest (shipped, or named as a parent) is exactly what scripts/weight_soup.py makes of its
+    members' committed weights; a shipped one is the same file (test_shipped_file_matches_its_run)."""
+    members = [load_file(REPO / "training" / r / "weights.safetensors") for r in soups()[run]]
     want = combine(members, [1.0 / len(members)] * len(members)).module.state_dict()
-    got = load_file(SHIPPED / name).module.state_dict()
+    got = load_file(REPO / "training" / run / "weights.safetensors").module.state_dict()
     assert want.keys() == got.keys()
     assert all(torch.equal(want[k], got[k]) for k in want)
 

@@ -83,6 +83,14 @@ def manifest() -> dict:
     return yaml.safe_load(ref.read_text(encoding="utf-8")) or {"files": {}}
 
 
+def soups() -> dict[str, list[str]]:
+    """Every weight soup the manifest names, run → the runs it is the mean of: those shipped (a file's
+    ``mean_of``) and those only named as a parent (its ``soups:``), which have no log of their own to trace."""
+    doc = manifest()
+    shipped = {e["run"]: list(e["mean_of"]) for e in (doc.get("files") or {}).values() if e.get("mean_of")}
+    return {**{k: list(v) for k, v in (doc.get("soups") or {}).items()}, **shipped}
+
+
 def our_weights(tag: str = "ours") -> dict[tuple[str, int], Weights]:
     """Ours (``tag`` "ours", bicubic-trained, or "real", real-world): whatever the package ships."""
     out = {}

@@ -18,7 +18,7 @@ import yaml
 from ..errors import RLFNError
 from ..models.descriptor import SRModel
 from ..models.hub import sha256_of
-from ..models.weights import Weights, manifest
+from ..models.weights import Weights, manifest, soups
 
 SHIPPED_TAGS = ("ours", "real")
 # OpenModelDB tag ids (its data/tags.json) that say what the weights do
@@ -99,12 +99,12 @@ def build_card(model: SRModel, weights: Weights, training_dir: Path, *, urls: li
     # iterations are all the steps that went into it
     members = [_run_facts(training_dir, r) for r in entry.get("mean_of") or [entry["run"]]]
     facts = {"config": members[0]["config"], "date": max((m["date"] for m in members if m["date"]), default=None)}
-    iterations, parent_id = sum(m["steps"] for m in members), None
+    iterations, parent_id, mixed = sum(m["steps"] for m in members), None, soups()
     for parent in entry.get("parents") or []:
         if parent in shipped_runs:  # a published model of its own: named, not counted
             parent_id = _id_of_file(shipped_runs[parent])
             break
-        iterations += _run_facts(training_dir, parent)["steps"]
+        iterations += sum(_run_facts(training_dir, r)["steps"] for r in mixed.get(parent, [parent]))
     config = facts["config"]
     data = config.get("data") or {}
     name = card_id(weights.variant, weights.scale, weights.tag)
