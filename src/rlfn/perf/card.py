@@ -95,11 +95,12 @@ def build_card(model: SRModel, weights: Weights, training_dir: Path, *, urls: li
     if digest != entry["sha256"]:
         raise RLFNError(f"{weights.path}: sha256 {digest} differs from MANIFEST.yaml's; the package is damaged")
     shipped_runs = {e["run"]: name for name, e in (manifest().get("files") or {}).items()}
-    # a weight soup (MANIFEST's mean_of) has no run of its own: its members' runs hold the facts, and its
-    # iterations are all the steps that went into it
-    members = [_run_facts(training_dir, r) for r in entry.get("mean_of") or [entry["run"]]]
+    # a weight soup (MANIFEST's mean_of, or its soups: for a parent no longer shipped) has no run of its own: its
+    # members' runs hold the facts, and its iterations are all the steps that went into it
+    mixed = soups()
+    members = [_run_facts(training_dir, r) for r in mixed.get(entry["run"], [entry["run"]])]
     facts = {"config": members[0]["config"], "date": max((m["date"] for m in members if m["date"]), default=None)}
-    iterations, parent_id, mixed = sum(m["steps"] for m in members), None, soups()
+    iterations, parent_id = sum(m["steps"] for m in members), None
     for parent in entry.get("parents") or []:
         if parent in shipped_runs:  # a published model of its own: named, not counted
             parent_id = _id_of_file(shipped_runs[parent])
