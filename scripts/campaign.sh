@@ -55,6 +55,10 @@ if [[ ! -f "$out/checkpoints/last.pt" && -f "$saved/last.pt" ]]; then
   cp "$saved/metrics.jsonl" "$saved/train.log" "$out/"
   echo "restored $out from $saved"
 fi
+if grep -q 'data/synthetic_graphics' "$cfg" && [[ ! -f data/synthetic_graphics/graphics.json ]]; then
+  # the synthetic graphics are drawn here from a seed, not kept in git (rlfn.train.synthetic)
+  ( . .venv/bin/activate && python scripts/synth_graphics.py data/synthetic_graphics --count 160 )
+fi
 args=("$cfg")
 [[ -f "$out/checkpoints/last.pt" ]] && args+=(--resume)
 if [[ "$cfg" == configs/campaign_rlfn_s_x4.yaml ]]; then
